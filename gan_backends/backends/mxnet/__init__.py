@@ -1,0 +1,14 @@
+"""The MXNet backend (Gluon blocks in NumPy mode, hybridized)."""
+
+import os
+
+# MXNet's operators run on one OpenMP thread unless told otherwise; use every core.
+os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+
+from mxnet import npx  # noqa: E402
+
+npx.set_np()
+
+from gan_backends.backends.mxnet import device, nn, ops, trainer  # noqa: E402
+
+__all__ = ["device", "nn", "ops", "trainer"]

@@ -1,0 +1,103 @@
+"""Native Keras networks built from architecture specs, with canonical weights in and out.
+
+TensorFlow convolves channels-last on a CPU, so image networks take and return the public
+NCHW layout and permute to NHWC inside, at their boundary.
+"""
+
+import keras
+import numpy as np
+
+from gan_backends.architectures import (
+    BN_EPSILON,
+    BN_MOMENTUM,
+    LEAKY_SLOPE,
+    Activation,
+    BatchNorm,
+    Conv,
+    Dense,
+)
+from gan_backends.layouts import to_canonical, to_native
+
+__all__ = ["build", "forward", "get_weights", "owns", "set_weights"]
+
+ACTIVATIONS = {
+    "relu": lambda name: keras.layers.ReLU(name=name),
+    "tanh": lambda name: keras.layers.Activation("tanh", name=name),
+    "leaky_relu": lambda name: keras.layers.LeakyReLU(LEAKY_SLOPE, name=name),
+}
+KERNEL_AXES = (2, 3, 1, 0)  # (out, in, k, k) -> (k, k, in, out); transposed: (k, k, out, in)
+
+
+def _layers(spec):
+    if isinstance(spec, Dense):
+        return [keras.layers.Dense(spec.out_features, name=spec.name)]
+    if isinstance(spec, Conv):
+        # Explicit padding and cropping reproduce PyTorch's symmetric `padding` exactly.
+        p, k, s = spec.padding, spec.kernel_size, spec.stride
+        if spec.transposed:
+            conv = keras.layers.Conv2DTranspose(spec.out_channels, k, s, use_bias=False, name=spec.name)
+            return [conv, keras.layers.Cropping2D(p, name=f"{spec.name}_crop")] if p else [conv]
+        conv = keras.layers.Conv2D(spec.out_channels, k, s, use_bias=False, name=spec.name)
+        return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), conv] if p else [conv]
+    if isinstance(spec, BatchNorm):
+        return [
+            keras.layers.BatchNormalization(
+                momentum=1.0 - BN_MOMENTUM, epsilon=BN_EPSILON, name=spec.name
+            )
+        ]
+    if isinstance(spec, Activation):
+        return [ACTIVATIONS[spec.function](spec.name)]
+    raise NotImplementedError(f"{type(spec).__name__} is not supported with tensorflow")
+
+
+def build(network):
+    layers = [keras.Input(shape=network.input_shape)]
+    if network.is_image:
+        layers.append(keras.layers.Permute((2, 3, 1), name="to_channels_last"))
+    for spec in network.layers:
+        layers.extend(_layers(spec))
+    if network.is_image:
+        layers.append(keras.layers.Permute((3, 1, 2), name="to_channels_first"))
+    model = keras.Sequential(layers, name=network.name)
+    model.network = network
+    return model
+
+
+def slots(model):
+    """Canonical name -> (native variable, axes taking the canonical layout to the native one)."""
+    table = {}
+    for spec in model.network.layers:
+        if isinstance(spec, Activation):
+            continue
+        layer = model.get_layer(spec.name)
+        if isinstance(spec, Dense):
+            table[f"{spec.name}.kernel"] = (layer.kernel, None)
+            table[f"{spec.name}.bias"] = (layer.bias, None)
+        elif isinstance(spec, Conv):
+            table[f"{spec.name}.kernel"] = (layer.kernel, KERNEL_AXES)
+        elif isinstance(spec, BatchNorm):
+            table[f"{spec.name}.gamma"] = (layer.gamma, None)
+            table[f"{spec.name}.beta"] = (layer.beta, None)
+            table[f"{spec.name}.moving_mean"] = (layer.moving_mean, None)
+            table[f"{spec.name}.moving_var"] = (layer.moving_variance, None)
+    return table
+
+
+def get_weights(model):
+    return {
+        name: to_canonical(np.asarray(variable), axes)
+        for name, (variable, axes) in slots(model).items()
+    }
+
+
+def set_weights(model, weights):
+    for name, (variable, axes) in slots(model).items():
+        variable.assign(to_native(weights[name], axes))
+
+
+def forward(model, x, training):
+    return np.asarray(model(x, training=training))
+
+
+def owns(model):
+    return isinstance(model, keras.Model) and hasattr(model, "network")

@@ -1,0 +1,110 @@
+"""The tensor facade on TensorFlow."""
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "abs", "arange", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
+    "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
+    "sum", "tanh", "tensor", "transpose", "zeros",
+]  # fmt: skip
+
+
+def tensor(data, dtype):
+    return tf.constant(np.asarray(data, dtype=dtype))
+
+
+def zeros(shape, dtype):
+    return tf.zeros(shape, dtype=dtype)
+
+
+def ones(shape, dtype):
+    return tf.ones(shape, dtype=dtype)
+
+
+def normal(shape, mean, std, dtype):
+    return tf.random.normal(shape, mean, std, dtype=dtype)
+
+
+def arange(start, stop, step, dtype):
+    return tf.range(start, stop, step, dtype=dtype)
+
+
+def matmul(a, b):
+    return tf.matmul(a, b)
+
+
+def transpose(x, axes):
+    return tf.transpose(x, axes)
+
+
+def reshape(x, shape):
+    return tf.reshape(x, shape)
+
+
+def concat(tensors, axis):
+    return tf.concat(tensors, axis)
+
+
+def stack(tensors, axis):
+    return tf.stack(tensors, axis)
+
+
+def sum(x, axis, keepdims):  # noqa: A001
+    return tf.reduce_sum(x, axis, keepdims)
+
+
+def mean(x, axis, keepdims):
+    return tf.reduce_mean(x, axis, keepdims)
+
+
+def exp(x):
+    return tf.exp(x)
+
+
+def log(x):
+    return tf.math.log(x)
+
+
+def abs(x):  # noqa: A001
+    return tf.abs(x)
+
+
+def maximum(a, b):
+    return tf.maximum(a, tf.cast(b, a.dtype))
+
+
+def relu(x):
+    return tf.nn.relu(x)
+
+
+def sigmoid(x):
+    return tf.sigmoid(x)
+
+
+def tanh(x):
+    return tf.tanh(x)
+
+
+def leaky_relu(x, alpha):
+    return tf.nn.leaky_relu(x, alpha)
+
+
+def numpy(x):
+    return np.array(x)
+
+
+def shape(x):
+    return tuple(int(d) for d in x.shape)
+
+
+def manual_seed(seed):
+    tf.random.set_seed(seed)
+
+
+def grad(f, x):
+    x = tf.identity(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(f(x))
+    return tape.gradient(y, x)

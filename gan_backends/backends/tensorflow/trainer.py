@@ -1,0 +1,81 @@
+"""The GAN training step on TensorFlow: a whole run of steps is one ``tf.function`` graph."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_backends.backends.tensorflow.nn import slots
+from gan_backends.layouts import to_canonical, to_native
+
+__all__ = ["TrainStep"]
+
+
+class TrainStep:
+    def __init__(self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled):
+        self.generator, self.discriminator = generator, discriminator
+        self.optimizers = {
+            "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
+            "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
+        }
+        self._run = tf.function(self._steps, reduce_retracing=True) if compiled else self._steps
+
+    @staticmethod
+    def _adam(model, lr, beta1, beta2, epsilon):
+        optimizer = keras.optimizers.Adam(lr, beta_1=beta1, beta_2=beta2, epsilon=epsilon)
+        optimizer.build(model.trainable_variables)
+        return optimizer
+
+    def _step(self, x, z):
+        generator, discriminator = self.generator, self.discriminator
+        D_variables, G_variables = discriminator.trainable_variables, generator.trainable_variables
+        with tf.GradientTape() as G_tape:
+            fake = generator(z, training=True)
+            with tf.GradientTape() as D_tape:
+                loss_D = (
+                    tf.reduce_mean(tf.nn.softplus(-discriminator(x, training=True)))
+                    + tf.reduce_mean(
+                        tf.nn.softplus(discriminator(tf.stop_gradient(fake), training=True))
+                    )
+                ) / 2
+            gradients = D_tape.gradient(loss_D, D_variables)
+            self.optimizers["D"].apply_gradients(zip(gradients, D_variables))
+            loss_G = tf.reduce_mean(tf.nn.softplus(-discriminator(fake, training=True)))
+        gradients = G_tape.gradient(loss_G, G_variables)
+        self.optimizers["G"].apply_gradients(zip(gradients, G_variables))
+        return loss_D, loss_G
+
+    def _steps(self, X, Z):
+        total_D, total_G = tf.zeros(()), tf.zeros(())
+        for i in tf.range(tf.shape(X)[0]):
+            loss_D, loss_G = self._step(X[i], Z[i])
+            total_D += loss_D
+            total_G += loss_G
+        return total_D, total_G
+
+    def run(self, X, Z):
+        total_D, total_G = self._run(tf.constant(X), tf.constant(Z))
+        return float(total_D), float(total_G)
+
+    def _moments(self, model, optimizer):
+        for name, (variable, axes) in slots(model).items():
+            if variable.trainable:
+                index = optimizer._get_variable_index(variable)
+                yield name, axes, optimizer._momentums[index], optimizer._velocities[index]
+
+    def optimizer_state(self):
+        state = {}
+        for role, model in (("D", self.discriminator), ("G", self.generator)):
+            optimizer = self.optimizers[role]
+            for name, axes, m, v in self._moments(model, optimizer):
+                state[f"{role}/{name}.m"] = to_canonical(np.asarray(m), axes)
+                state[f"{role}/{name}.v"] = to_canonical(np.asarray(v), axes)
+            state[f"{role}/step"] = np.array(float(optimizer.iterations), np.float32)
+        return state
+
+    def load_optimizer_state(self, state):
+        for role, model in (("D", self.discriminator), ("G", self.generator)):
+            optimizer = self.optimizers[role]
+            for name, axes, m, v in self._moments(model, optimizer):
+                m.assign(to_native(state[f"{role}/{name}.m"], axes))
+                v.assign(to_native(state[f"{role}/{name}.v"], axes))
+            optimizer.iterations.assign(int(state[f"{role}/step"]))

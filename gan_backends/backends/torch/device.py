@@ -1,0 +1,23 @@
+"""Where PyTorch computes: the first GPU when there is one (unless GAN_DEVICE=cpu), else the CPU."""
+
+import os
+
+import torch
+
+__all__ = ["describe", "framework_version", "threads"]
+
+DEVICE = torch.device(
+    "cuda" if torch.cuda.is_available() and os.environ.get("GAN_DEVICE") != "cpu" else "cpu"
+)
+
+
+def describe():
+    return f"cuda:{torch.cuda.current_device()}" if DEVICE.type == "cuda" else "cpu"
+
+
+def framework_version():
+    return torch.__version__
+
+
+def threads():
+    return torch.get_num_threads()

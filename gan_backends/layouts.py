@@ -1,0 +1,19 @@
+"""Moving weights between the canonical layout and a framework's own, by axis permutation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def to_native(canonical: np.ndarray, axes: Sequence[int] | None) -> np.ndarray:
+    """``canonical`` laid out as the framework stores it (a contiguous float32 copy)."""
+    value = canonical if axes is None else np.transpose(canonical, axes)
+    return np.ascontiguousarray(value, dtype=np.float32)
+
+
+def to_canonical(native: np.ndarray, axes: Sequence[int] | None) -> np.ndarray:
+    """The inverse of :func:`to_native`."""
+    value = native if axes is None else np.transpose(native, np.argsort(axes))
+    return np.array(value, dtype=np.float32)

@@ -1,0 +1,253 @@
+"""Specification of gan_backends.datasets: NumPy arrays, identical whatever the backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_backends import datasets
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def assert_images(x: np.ndarray, count: int, size: int) -> None:
+    assert x.shape == (count, 3, size, size)
+    assert x.dtype == np.float32
+    assert x.min() >= -1.0 and x.max() <= 1.0
+
+
+@pytest.fixture
+def pokemon(tmp_path: Path) -> Path:
+    """d2l's layout, pokemon/<class>/<image>, with every awkward kind of file."""
+    root = tmp_path / "pokemon"
+    for name in ("bulbasaur", "charmander", "squirtle"):
+        (root / name).mkdir(parents=True)
+
+    rgba = Image.new("RGBA", (37, 53), (0, 0, 0, 0))  # transparent, odd, non-square
+    rgba.paste((255, 0, 0, 255), (10, 15, 27, 38))
+    rgba.save(root / "bulbasaur" / "0_rgba.png")
+
+    palette = Image.new("P", (32, 32), 0)
+    palette.putpalette([0, 0, 0, *GREEN] + [0] * 762)
+    palette.paste(1, (8, 8, 24, 24))
+    palette.save(root / "bulbasaur" / "1_palette_transparent.png", transparency=0)
+    palette.save(root / "charmander" / "2_palette.png")
+
+    Image.new("L", (40, 40), 77).save(root / "charmander" / "3_grey.png")
+
+    stripes = Image.new("RGB", (20, 60), GREEN)  # tall: red on top, blue at the bottom
+    stripes.paste(RED, (0, 0, 20, 20))
+    stripes.paste(BLUE, (0, 40, 20, 60))
+    stripes.save(root / "squirtle" / "4_stripes.png")
+
+    Image.new("RGB", (50, 30), BLUE).save(root / "squirtle" / "5_photo.jpg", quality=95)
+
+    (root / "squirtle" / "notes.txt").write_text("not an image")
+    png = (root / "squirtle" / "4_stripes.png").read_bytes()
+    (root / "squirtle" / "truncated.png").write_bytes(png[: len(png) // 2])
+    (root / ".DS_Store").write_bytes(b"\x00\x01junk")  # hidden: ignored without a warning
+    return root
+
+
+def load_with_warnings(path: Path, image_size: int = 64) -> tuple[np.ndarray, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x = datasets.image_folder(path, image_size)
+    return x, [str(w.message) for w in caught]
+
+
+# gaussian
+
+
+def test_gaussian_is_the_affine_map_of_a_seeded_standard_normal():
+    x = datasets.gaussian(500, seed=3)
+    assert x.shape == (500, 2) and x.dtype == np.float32
+    z = np.random.default_rng(3).standard_normal((500, 2), dtype=np.float32)
+    np.testing.assert_allclose(x, z @ datasets.GAUSSIAN_A + datasets.GAUSSIAN_B, atol=1e-6)
+    assert not np.array_equal(x, datasets.gaussian(500, seed=4))
+
+
+def test_gaussian_sample_moments_match_gaussian_moments():
+    mean, cov = datasets.gaussian_moments()
+    assert mean.dtype == cov.dtype == np.float64
+    np.testing.assert_allclose(mean, [1.0, 2.0])
+    np.testing.assert_allclose(cov, [[1.01, 1.95], [1.95, 4.25]], rtol=1e-6)
+    x = datasets.gaussian(20000).astype(np.float64)
+    np.testing.assert_allclose(x.mean(axis=0), mean, atol=0.05)
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.15)
+
+
+# shapes
+
+
+@pytest.mark.parametrize("size", [8, 37, 64])
+def test_shapes_shape_dtype_and_range(size: int):
+    assert_images(datasets.shapes(64, size), 64, size)
+
+
+def test_shapes_is_deterministic_per_seed_and_differs_between_seeds():
+    a = datasets.shapes(32, 32, seed=7)
+    assert np.array_equal(a, datasets.shapes(32, 32, seed=7))
+    assert not np.array_equal(a, datasets.shapes(32, 32, seed=8))
+
+
+def test_shapes_draws_a_coloured_sprite_on_a_light_background():
+    x = datasets.shapes(256, 32, seed=0)
+    corners = x[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]  # (n, 3, 4)
+    assert corners.min() > 0.7  # light background, and the sprite stays inside the image
+    assert np.array_equal(corners, np.repeat(corners[:, :, :1], 4, axis=2))
+    ink = np.abs(x - corners[:, :, :1, None]).sum(axis=1).max(axis=(1, 2))
+    assert ink.min() > 0.5  # every image holds a clearly visible sprite
+    assert len(np.unique(x[:, :, 16, 16].round(2), axis=0)) > 50  # random colours
+
+
+# emoji
+
+
+def test_emoji_loads_the_packaged_images_on_white():
+    x = datasets.emoji()
+    assert 1800 <= len(x) <= 2000
+    assert_images(x, len(x), 64)
+    assert np.median(x[:, :, 0, 0]) == 1.0  # composited onto white
+
+
+def test_emoji_resizes_with_the_shared_resampler():
+    with np.load(datasets.EMOJI_FILE) as archive:
+        stored = archive["images"]
+    x = datasets.emoji(16)
+    assert_images(x, len(stored), 16)
+    first = stored[0]
+    expected = np.asarray(Image.fromarray(first).resize((16, 16), datasets.RESAMPLE))
+    np.testing.assert_array_equal(x[0], expected.transpose(2, 0, 1) / np.float32(127.5) - 1)
+
+
+def test_emoji_file_holds_no_skin_tone_variants():
+    with np.load(datasets.EMOJI_FILE) as archive:
+        names = archive["names"]
+        assert archive["images"].dtype == np.uint8
+    assert len(names) == len(set(names))
+    assert not [n for n in names if any(f"1f3f{c}" in n for c in "bcdef")]
+
+
+def test_emoji_missing_file_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "EMOJI_FILE", tmp_path / "emoji.npz")
+    with pytest.raises(FileNotFoundError, match=r"tools/build_emoji_dataset\.py"):
+        datasets.emoji()
+
+
+# image_folder
+
+
+def test_image_folder_reads_nested_folders_in_sorted_order(pokemon):
+    x, _ = load_with_warnings(pokemon)
+    assert_images(x, 6, 64)
+    centres = x[:, :, 32, 32]
+    np.testing.assert_allclose(centres[0], [1, -1, -1], atol=0.02)  # bulbasaur/0_rgba: red
+    np.testing.assert_allclose(centres[1], [-1, 1, -1], atol=0.02)  # bulbasaur/1_palette...
+    np.testing.assert_allclose(centres[5], [-1, -1, 1], atol=0.05)  # squirtle/5_photo.jpg
+
+
+def test_image_folder_composites_transparency_onto_white(pokemon):
+    x, _ = load_with_warnings(pokemon)
+    assert np.all(x[0, :, :5, :5] == 1.0)  # RGBA
+    assert np.all(x[1, :, :5, :5] == 1.0)  # palette with a transparent index
+    assert np.all(x[2, :, :5, :5] == -1.0)  # the same palette without transparency: black
+
+
+def test_image_folder_turns_greyscale_into_equal_rgb_channels(pokemon):
+    grey = load_with_warnings(pokemon)[0][3]
+    assert np.all(grey[0] == grey[1]) and np.all(grey[1] == grey[2])
+    np.testing.assert_allclose(grey, 77 / 127.5 - 1, atol=1e-6)
+
+
+def test_image_folder_stretches_non_square_images_instead_of_cropping(pokemon):
+    stripes = load_with_warnings(pokemon)[0][4]
+    np.testing.assert_allclose(stripes[:, 2, 32], [1, -1, -1], atol=0.02)
+    np.testing.assert_allclose(stripes[:, 32, 32], [-1, 1, -1], atol=0.02)
+    np.testing.assert_allclose(stripes[:, 61, 32], [-1, -1, 1], atol=0.02)
+
+
+def test_image_folder_skips_unreadable_files_with_one_warning(pokemon):
+    _, messages = load_with_warnings(pokemon)
+    assert len(messages) == 1
+    assert "skipped 2 files" in messages[0] and str(pokemon) in messages[0]
+    assert "notes.txt" in messages[0] and "truncated.png" in messages[0]
+
+
+def test_image_folder_resizes_to_image_size(pokemon):
+    assert_images(load_with_warnings(pokemon, 16)[0], 6, 16)
+
+
+def test_image_folder_reads_a_zip_like_the_folder(pokemon, tmp_path):
+    archive = tmp_path / "pokemon.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(pokemon.rglob("*"), reverse=True):  # order must not matter
+            z.write(path, path.relative_to(tmp_path).as_posix())
+        z.writestr("__MACOSX/pokemon/._0_rgba.png", b"resource fork")
+    from_zip, messages = load_with_warnings(archive)
+    np.testing.assert_array_equal(from_zip, load_with_warnings(pokemon)[0])
+    assert len(messages) == 1 and "skipped 2 files" in messages[0]
+
+
+def test_image_folder_rejects_a_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        datasets.image_folder(tmp_path / "nowhere")
+
+
+def test_image_folder_rejects_an_empty_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"empty holds no files; expected image files"):
+        datasets.image_folder(empty)
+
+
+def test_image_folder_rejects_a_folder_without_readable_images(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.bin").write_bytes(b"\x89PNG broken")
+    with pytest.raises(ValueError, match=r"not readable images: a\.txt, b\.bin"):
+        datasets.image_folder(tmp_path)
+
+
+def test_image_folder_rejects_a_file_that_is_not_a_zip(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "single.png")
+    with pytest.raises(ValueError, match=r"single\.png.*folder.*\.zip"):
+        datasets.image_folder(tmp_path / "single.png")
+
+
+# load
+
+
+def test_load_dispatches_names_and_paths(pokemon):
+    assert datasets.DATASETS == ("emoji", "shapes")
+    assert datasets.DEFAULT_DATASET in datasets.DATASETS
+    np.testing.assert_array_equal(
+        datasets.load("shapes", 16, seed=2), datasets.shapes(image_size=16, seed=2)
+    )
+    assert datasets.load("emoji", 8).shape[1:] == (3, 8, 8)
+    with pytest.warns(UserWarning, match="skipped 2 files"):
+        from_path = datasets.load(str(pokemon), 16)
+    np.testing.assert_array_equal(from_path, load_with_warnings(pokemon, 16)[0])
+
+
+def test_load_rejects_an_unknown_name_listing_the_known_ones():
+    with pytest.raises(ValueError, match=r"'pokemon'.*emoji, shapes.*existing"):
+        datasets.load("pokemon")
+
+
+def test_loading_imports_no_deep_learning_framework():
+    code = (
+        "import sys; from gan_backends import datasets; datasets.load('shapes', 8); "
+        "print(sorted({'torch', 'tensorflow', 'mxnet', 'jax'} & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
