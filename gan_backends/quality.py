@@ -46,7 +46,10 @@ step for why the range does not matter). The recipe, per call of ``sliced_wasser
    descriptors of *both* sets pooled together. (Karras' published code normalises each set
    separately, which hides global colour or brightness shifts; pooling keeps them visible and
    still makes the result invariant to a per-channel affine change of intensities applied to
-   both sets, e.g. [-1, 1] versus [0, 255].) A channel with zero std is left unscaled.
+   both sets, e.g. [-1, 1] versus [0, 255]; images are not quantised to 8 bits.) A channel with
+   zero std is left unscaled. Implementation detail: the division by the std is folded into the
+   projection directions, and the mean subtraction is skipped because it moves both projected
+   sets by the same constant, which does not change a 1-D Wasserstein distance.
 5. Projections: ``num_projections`` (default 512, as Karras' 4 x 128) directions drawn from a
    standard normal and scaled to unit length, per level from the seed. For every direction, the
    1-D Wasserstein-1 distance between the projected sets = mean absolute difference of the two
@@ -57,10 +60,13 @@ step for why the range does not matter). The recipe, per call of ``sliced_wasser
    as ``swd_<res>`` (e.g. ``swd_64``, ``swd_32``, ``swd_16``) together with ``swd_mean``, the
    plain mean over the levels.
 
-Randomness: level ``k`` uses ``np.random.default_rng(np.random.SeedSequence(seed).spawn(n)[k])``
-for its positions and then its directions, so a result is deterministic for a seed, and the
-values of the finer levels do not depend on ``min_resolution``. The descriptor values are
-computed in float32 and the distances accumulated in float64.
+Randomness: with ``n`` levels, level ``k`` (0 = finest) draws its positions and then its
+directions from ``np.random.default_rng(np.random.SeedSequence(seed).spawn(n)[k])``, so a result
+is deterministic for a seed, and a band-pass level scores the same whatever ``min_resolution``
+(only the coarsest level used becomes the low-pass residual). The descriptor values are
+computed in float32 and the distances accumulated in float64. Cost: the sorts dominate; with
+the defaults, 2,000 vs 2,000 64x64 images hold 128,000 descriptors of 147 numbers per set and
+level (75 MB each) and take about 5 s on 2 CPU cores (the sorts run in a thread pool).
 
 ``swd_floor`` shuffles the real set (``np.random.default_rng(seed).permutation``) and scores its
 first half against its second half (``n // 2`` images each): what a perfect generator would
@@ -76,6 +82,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "energy_distance",
@@ -240,12 +247,11 @@ def laplacian_pyramid(images: np.ndarray, levels: int) -> list[np.ndarray]:
 def _patches(level: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
     """Patches at top-left corners ``(rows, cols)`` of shape (N, P) -> (N * P, C, size, size)."""
     n, channels = level.shape[:2]
-    offsets = np.arange(size)
-    image = np.arange(n)[:, None, None, None, None]
-    channel = np.arange(channels)[None, None, :, None, None]
-    r = rows[:n, :, None, None, None] + offsets[None, None, None, :, None]
-    c = cols[:n, :, None, None, None] + offsets[None, None, None, None, :]
-    return level[image, channel, r, c].reshape(-1, channels, size, size)
+    windows = sliding_window_view(level, size, axis=-1)  # (N, C, H, W - size + 1, size)
+    image = np.arange(n)[:, None, None]
+    patch_rows = rows[:n, :, None] + np.arange(size)
+    patches = windows[image, :, patch_rows, cols[:n, :, None]]  # (N, P, size, C, size)
+    return np.ascontiguousarray(patches.transpose(0, 1, 3, 2, 4)).reshape(-1, channels, size, size)
 
 
 def _quantiles(sorted_values: np.ndarray, count: int) -> np.ndarray:
@@ -278,9 +284,7 @@ def _level_swd(
     """SWD (not yet scaled) between two (M, C, S, S) descriptor sets, pooled normalisation.
 
     Dividing channel c by its std is folded into the directions (a direction's weights on that
-    channel are divided by the std). Subtracting the channel means would shift both projected
-    sets by the same constant, which leaves a 1-D Wasserstein distance unchanged, so it is
-    skipped.
+    channel are divided by the std); the mean subtraction is skipped (see the module docstring).
     """
     channels, pixels = desc_a.shape[1], desc_a.shape[2] * desc_a.shape[3]
     flat_a = desc_a.reshape(desc_a.shape[0], -1)
@@ -329,6 +333,8 @@ def sliced_wasserstein(
     images_b = _images(images_b, "images_b")
     if images_a.shape[1:] != images_b.shape[1:]:
         raise ValueError(f"image shapes differ: {images_a.shape[1:]} vs {images_b.shape[1:]}")
+    if patches_per_image < 1 or num_projections < 1:
+        raise ValueError("patches_per_image and num_projections must be >= 1")
     if min_resolution < patch_size:
         raise ValueError(f"min_resolution {min_resolution} is below patch_size {patch_size}")
     resolutions = []
@@ -338,7 +344,8 @@ def sliced_wasserstein(
         height, width = (height + 1) // 2, (width + 1) // 2
     if not resolutions:
         raise ValueError(
-            f"images of size {images_a.shape[-2:]} are smaller than min_resolution {min_resolution}"
+            f"images of size {images_a.shape[-2:]} (NCHW expected) are smaller than "
+            f"min_resolution {min_resolution}"
         )
     pyramids = [laplacian_pyramid(x, len(resolutions)) for x in (images_a, images_b)]
     n_images = max(images_a.shape[0], images_b.shape[0])

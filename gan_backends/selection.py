@@ -35,7 +35,7 @@ def resolve(name: str | None = None) -> str:
         if not installed:
             raise BackendError(
                 "No backend is installed. Install one: "
-                + ", ".join(_pip_hint(n) for n in DEFAULT_ORDER)
+                + ", ".join(pip_hint(n) for n in DEFAULT_ORDER)
             )
         return installed[0]
     name = name.strip().lower()
@@ -47,7 +47,7 @@ def resolve(name: str | None = None) -> str:
     if not _is_installed(name):
         raise BackendError(
             f"Backend {name!r} is selected but {BACKENDS[name].module!r} is not installed. "
-            f"Fix: {_pip_hint(name)}"
+            f"Fix: {pip_hint(name)}"
         )
     return name
 
@@ -92,5 +92,5 @@ def _is_installed(name: str) -> bool:
     return importlib.util.find_spec(BACKENDS[name].module) is not None
 
 
-def _pip_hint(name: str) -> str:
+def pip_hint(name: str) -> str:
     return f'pip install "gan_backends[{BACKENDS[name].pip_extra}]"'

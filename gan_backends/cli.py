@@ -1,0 +1,145 @@
+"""The ``gan-backends`` command: train, compare, sample and info.
+
+    gan-backends train gan --epochs 20 --out runs/gan
+    gan-backends train dcgan --backend tensorflow --dataset emoji --out runs/dcgan
+    gan-backends sample --checkpoint runs/dcgan/checkpoint.npz --backend mxnet --out grid.png
+    gan-backends info
+
+``--backend`` overrides ``GAN_BACKEND``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gan_backends import experiments, models, plots, selection
+from gan_backends.checkpoints import load_checkpoint
+from gan_backends.experiments import Config
+from gan_backends.weights import set_weights
+
+
+def _add_backend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=selection.DEFAULT_ORDER, help="overrides GAN_BACKEND for this run"
+    )
+
+
+def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = None) -> None:
+    """The training flags, shared by ``gan-backends train`` and ``examples/*.py``."""
+    defaults = Config.for_model(model or "gan")
+    _add_backend(parser)
+    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
+    parser.add_argument("--batch-size", type=int, help="default 8 (gan), 256 (dcgan)")
+    parser.add_argument("--lr", type=float, help="learning rate of both networks")
+    parser.add_argument("--lr-d", type=float, help="discriminator learning rate")
+    parser.add_argument("--lr-g", type=float, help="generator learning rate")
+    parser.add_argument("--beta1", type=float, help="Adam's beta1: 0.9 (gan), 0.5 (dcgan)")
+    parser.add_argument("--latent-dim", type=int, help="noise size: 2 (gan), 100 (dcgan)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
+    parser.add_argument("--out", type=Path, help="output folder (default runs/<model>-<backend>)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--eager", action="store_true", help="no tf.function / hybridize")
+    if model != "gan":
+        parser.add_argument(
+            "--dataset", help="emoji (default), shapes, or a folder or .zip of images"
+        )
+        parser.add_argument("--image-size", type=int, choices=(16, 32, 64), help="default 64")
+        parser.add_argument("--width", type=int, help="channels of the narrowest block (default 64)")
+
+
+def train(args: argparse.Namespace) -> int:
+    config = Config.for_model(
+        args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr_D=args.lr_d if args.lr_d is not None else args.lr,
+        lr_G=args.lr_g if args.lr_g is not None else args.lr,
+        beta1=args.beta1,
+        latent_dim=args.latent_dim,
+        dataset=getattr(args, "dataset", None),
+        image_size=getattr(args, "image_size", None),
+        width=getattr(args, "width", None),
+        seed=args.seed,
+        compiled=not args.eager,
+    )
+    out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
+    progress = not args.no_progress and sys.stderr.isatty()
+    metrics = experiments.run(config, out, progress=progress, resume=args.resume)
+    print(f"{selection.current_name()}: results in {out}")
+    print(experiments.summary_line(metrics))
+    return 0
+
+
+def sample(args: argparse.Namespace) -> int:
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = Config.from_dict(checkpoint.config)
+    generator = models.build(config.networks()[0])
+    set_weights(generator, checkpoint.generator)
+    fake = models.generate(generator, experiments.fixed_noise(config))
+    if config.model == "gan":
+        real = experiments.load_data(config)
+        path = plots.plot_gaussian(real, fake, args.out, f"gan on {selection.current_name()}")
+    else:
+        rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
+        path = plots.save_image_grid(fake, args.out, rows, columns)
+    if args.save_array:
+        np.save(args.save_array, fake)
+    print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    installed = selection.installed_backends()
+    print(f"selected: {selection.current_name() if installed else 'none'}")
+    for name in selection.DEFAULT_ORDER:
+        if name not in installed:
+            print(f"{name:<11} not installed ({selection.pip_hint(name)})")
+            continue
+        device = selection.load(name).device
+        print(
+            f"{name:<11} {device.framework_version():<10} device {device.describe():<7} "
+            f"threads {device.threads()}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gan-backends", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train the GAN or the DCGAN")
+    train_models = train_parser.add_subparsers(dest="model", required=True)
+    for model in ("gan", "dcgan"):
+        add_train_arguments(train_models.add_parser(model, help=f"d2l's {model.upper()}"), model)
+    train_parser.set_defaults(handler=train)
+
+    sample_parser = commands.add_parser("sample", help="samples from a checkpoint, any backend")
+    _add_backend(sample_parser)
+    sample_parser.add_argument("--checkpoint", type=Path, required=True)
+    sample_parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
+    sample_parser.set_defaults(handler=sample)
+
+    info_parser = commands.add_parser("info", help="installed backends, versions, devices")
+    info_parser.set_defaults(handler=info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "backend", None):
+            selection.set_backend(args.backend)
+        return args.handler(args)
+    except (selection.BackendError, FileNotFoundError, ValueError, FloatingPointError) as error:
+        print(f"gan-backends: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Headless figures for the GAN examples, the same whatever backend trained the model.
+
+Every plotting function draws on a ``matplotlib.figure.Figure`` attached to an Agg canvas
+(``FigureCanvasAgg``) and writes a PNG: pyplot is never imported, so no GUI or display is needed,
+and the process-wide matplotlib backend (``matplotlib.use``) is left untouched, so importing this
+module does not change how pyplot behaves elsewhere (e.g. in a notebook). Each function creates
+the parent folders of ``path`` and returns it as a ``pathlib.Path``.
+
+Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so their pixel sizes
+are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``gan_figure`` 600x800,
+``plot_curves`` 1000x400, ``compare_figure`` 1000 (or 450 per grid, if wider) x 400 plus the
+height of the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
+
+Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
+HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
+1 -> 255) with a ``GAP`` (2) pixel white gap between tiles and no outer border, and
+``save_image_grid`` writes that array with Pillow, pixel for pixel.
+"""
+
+# The arguments loss_D / loss_G keep the d2l chapter's names (and History's field names).
+# ruff: noqa: N803
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
+
+__all__ = [
+    "DPI",
+    "GAP",
+    "compare_figure",
+    "gan_figure",
+    "image_grid",
+    "plot_curves",
+    "plot_functions",
+    "plot_gaussian",
+    "plot_losses",
+    "save_image_grid",
+]
+
+DPI = 100
+GAP = 2
+
+Curves = dict[str, tuple[Sequence[float], Sequence[float]]]
+
+
+def _figure(width: float, height: float, title: str) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def _epochs(values: Sequence[float]) -> np.ndarray:
+    return np.arange(1, len(values) + 1)
+
+
+def _label_loss_axes(ax: Axes) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+
+
+def _draw_losses(ax: Axes, loss_D: Sequence[float], loss_G: Sequence[float]) -> None:
+    ax.plot(_epochs(loss_D), loss_D, label="discriminator", marker="." if len(loss_D) < 2 else "")
+    ax.plot(_epochs(loss_G), loss_G, label="generator", marker="." if len(loss_G) < 2 else "")
+    _label_loss_axes(ax)
+
+
+def _points(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (n, 2), got {x.shape}")
+    return x
+
+
+def _draw_scatter(ax: Axes, real: np.ndarray, fake: np.ndarray) -> None:
+    real, fake = _points(real, "real"), _points(fake, "fake")
+    ax.scatter(real[:, 0], real[:, 1], s=8, alpha=0.6, label="real")
+    ax.scatter(fake[:, 0], fake[:, 1], s=8, alpha=0.6, label="generated")
+    ax.legend()
+
+
+def _draw_curves(axes: Sequence[Axes], curves: Curves) -> None:
+    for index, (ax, role) in enumerate(zip(axes, ("discriminator", "generator"), strict=True)):
+        for name, pair in curves.items():
+            values = pair[index]
+            ax.plot(_epochs(values), values, label=name, marker="." if len(values) < 2 else "")
+        ax.set_title(role)
+        _label_loss_axes(ax)
+
+
+def plot_losses(
+    loss_D: Sequence[float], loss_G: Sequence[float], path: str | Path, title: str = ""
+) -> Path:
+    """Per-epoch discriminator and generator losses (x axis: epochs 1..n), 600x400 PNG."""
+    fig = _figure(6, 4, title)
+    _draw_losses(fig.add_subplot(), loss_D, loss_G)
+    return _save(fig, path)
+
+
+def plot_gaussian(real: np.ndarray, fake: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """Scatter of real vs generated (n, 2) points, legend "real" / "generated", 500x500 PNG."""
+    fig = _figure(5, 5, title)
+    _draw_scatter(fig.add_subplot(), real, fake)
+    return _save(fig, path)
+
+
+def gan_figure(
+    loss_D: Sequence[float],
+    loss_G: Sequence[float],
+    real: np.ndarray,
+    fake: np.ndarray,
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """The d2l GAN chapter's figure: losses on top, real vs generated points below; 600x800."""
+    fig = _figure(6, 8, title)
+    top, bottom = fig.subplots(2, 1)
+    _draw_losses(top, loss_D, loss_G)
+    _draw_scatter(bottom, real, fake)
+    return _save(fig, path)
+
+
+def image_grid(images: np.ndarray, rows: int = 3, cols: int = 7) -> np.ndarray:
+    """Tile the first ``rows * cols`` NCHW images in [-1, 1] into one HWC uint8 RGB image.
+
+    The result has shape ``(rows * H + (rows - 1) * GAP, cols * W + (cols - 1) * GAP, 3)``;
+    images fill the grid row by row, gaps are white, single-channel images become grey RGB.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be NCHW with 1 or 3 channels, got shape {images.shape}")
+    count = rows * cols
+    if rows < 1 or cols < 1 or images.shape[0] < count:
+        raise ValueError(f"a {rows}x{cols} grid needs {count} images, got {images.shape[0]}")
+    values = images[:count].astype(np.float64)
+    pixels = np.rint(np.clip(values / 2 + 0.5, 0, 1) * 255).astype(np.uint8)
+    pixels = np.broadcast_to(pixels, (count, 3, *pixels.shape[2:])).transpose(0, 2, 3, 1)
+    height, width = pixels.shape[1:3]
+    grid = np.full(
+        (rows * height + (rows - 1) * GAP, cols * width + (cols - 1) * GAP, 3), 255, np.uint8
+    )
+    for index, tile in enumerate(pixels):
+        top = (index // cols) * (height + GAP)
+        left = (index % cols) * (width + GAP)
+        grid[top : top + height, left : left + width] = tile
+    return grid
+
+
+def save_image_grid(images: np.ndarray, path: str | Path, rows: int = 3, cols: int = 7) -> Path:
+    """Write ``image_grid(images, rows, cols)`` as an RGB PNG with Pillow (exact pixels)."""
+    grid = image_grid(images, rows, cols)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path, format="PNG")
+    return path
+
+
+def plot_curves(curves: Curves, path: str | Path, title: str = "") -> Path:
+    """Compare backends: ``{name: (loss_D, loss_G)}`` overlaid, two panels; 1000x400 PNG."""
+    fig = _figure(10, 4, title)
+    _draw_curves(fig.subplots(1, 2), curves)
+    return _save(fig, path)
+
+
+def compare_figure(
+    curves: Curves, grids: dict[str, np.ndarray] | None, path: str | Path, title: str = ""
+) -> Path:
+    """Loss curves overlaid on top; below, when given, each backend's sample grid with its name.
+
+    ``grids`` maps a name to an HWC uint8 image from ``image_grid``. Width: 1000 pixels, or 450
+    per grid when wider; height: 400 pixels for the curves plus the grid row (its images' aspect
+    ratio at their panel width, plus 50 for the titles).
+    """
+    if not grids:
+        fig = _figure(10, 4, title)
+        _draw_curves(fig.subplots(1, 2), curves)
+        return _save(fig, path)
+    width = max(10.0, 4.5 * len(grids))
+    aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
+    grid_height = width / len(grids) * aspect + 0.5
+    fig = _figure(width, 4 + grid_height, title)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[4, grid_height])
+    _draw_curves(top.subplots(1, 2), curves)
+    for ax, (name, grid) in zip(
+        bottom.subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
+    ):
+        ax.imshow(grid, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_axis_off()
+    return _save(fig, path)
+
+
+def plot_functions(
+    x: np.ndarray,
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """One panel per function name: its ``(values, gradients)`` over ``x``, two labelled lines.
+
+    Panels fill rows of at most 3; each panel is 400x350 pixels.
+    """
+    if not curves:
+        raise ValueError("plot_functions needs at least one function")
+    cols = min(3, len(curves))
+    rows = math.ceil(len(curves) / cols)
+    fig = _figure(4 * cols, 3.5 * rows, title)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (name, (values, gradients)) in zip(axes, curves.items(), strict=False):
+        ax.plot(x, values, label=f"{name}(x)")
+        ax.plot(x, gradients, label="gradient", linestyle="--")
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        ax.legend()
+    for ax in axes[len(curves) :]:
+        ax.set_axis_off()
+    return _save(fig, path)

@@ -1,0 +1,41 @@
+"""Tests run once per backend. A backend whose framework is absent is skipped, saying so,
+unless GAN_REQUIRE_BACKENDS names it (the `all` tox env), where its absence fails."""
+
+import os
+
+import pytest
+
+import gan_backends as gb
+from gan_backends.backends import BACKENDS
+
+REQUIRED = {name for name in os.environ.get("GAN_REQUIRE_BACKENDS", "").split(",") if name}
+
+
+def require_backends(*names: str) -> None:
+    """Skip (or fail, where required) unless every backend in ``names`` is installed."""
+    installed = set(gb.installed_backends())
+    for name in names:
+        if name in installed:
+            continue
+        message = f"{name} is not installed in this environment (tox -e {name} or -e all runs it)"
+        if name in REQUIRED:
+            pytest.fail(f"{message}, but GAN_REQUIRE_BACKENDS requires it")
+        pytest.skip(message)
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request):
+    """Each backend in turn, selected for the test's duration."""
+    require_backends(request.param)
+    previous = gb.backend() if gb.installed_backends() else None
+    gb.set_backend(request.param)
+    yield request.param
+    if previous:
+        gb.set_backend(previous)
+
+
+@pytest.fixture
+def all_backends():
+    """The three backends together, for cross-backend comparisons in one process."""
+    require_backends(*BACKENDS)
+    return list(BACKENDS)
