@@ -49,7 +49,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
             "--dataset", help="emoji (default), shapes, or a folder or .zip of images"
         )
         parser.add_argument("--image-size", type=int, choices=(16, 32, 64), help="default 64")
-        parser.add_argument("--width", type=int, help="channels of the narrowest block (default 64)")
+        parser.add_argument("--width", type=int, help="narrowest block's channels (default 64)")
 
 
 def train(args: argparse.Namespace) -> int:

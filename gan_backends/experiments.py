@@ -23,7 +23,15 @@ from gan_backends.training import Trainer
 SAMPLE_ROWS, SAMPLE_COLUMNS = 3, 7
 GAN_SAMPLES = 1000
 IMAGE_QUALITY_SAMPLES = 256
-COMPATIBLE_ON_RESUME = ("model", "dataset", "image_size", "width", "latent_dim", "batch_size", "seed")
+COMPATIBLE_ON_RESUME = (
+    "model",
+    "dataset",
+    "image_size",
+    "width",
+    "latent_dim",
+    "batch_size",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,7 @@ class Config:
         if model == "gan":
             base = cls()
         elif model == "dcgan":
-            base = cls(
-                "dcgan", 20, 256, 0.005, 0.005, 0.5, 100, datasets.DEFAULT_DATASET, 64, 64
-            )
+            base = cls("dcgan", 20, 256, 0.005, 0.005, 0.5, 100, datasets.DEFAULT_DATASET, 64, 64)
         else:
             raise ValueError(f"model must be 'gan' or 'dcgan'; got {model!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
@@ -145,11 +151,15 @@ def run(
         quality_history.append({"epoch": trainer.epoch, **sample_quality(config, trainer, data)})
         fake = models.generate(trainer.generator, fixed_noise(config))
         if config.model == "dcgan":
-            plots.save_image_grid(fake, out / f"samples_epoch{trainer.epoch:03d}.png", SAMPLE_ROWS, SAMPLE_COLUMNS)
+            plots.save_image_grid(
+                fake, out / f"samples_epoch{trainer.epoch:03d}.png", SAMPLE_ROWS, SAMPLE_COLUMNS
+            )
         save_checkpoint(checkpoint_path, trainer, {**asdict(config), "quality": quality_history})
         _write_json(out / "metrics.json", metrics())
 
-    trainer.fit(data, config.epochs, config.batch_size, progress=progress, on_epoch_end=end_of_epoch)
+    trainer.fit(
+        data, config.epochs, config.batch_size, progress=progress, on_epoch_end=end_of_epoch
+    )
     result = metrics()
     title = f"{config.model} on {result['backend']}"
     plots.plot_losses(trainer.history.loss_D, trainer.history.loss_G, out / "losses.png", title)
@@ -192,7 +202,8 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
     ]
     if clashes:
         raise ValueError(
-            f"cannot resume {path}: " + ", ".join(clashes)
+            f"cannot resume {path}: "
+            + ", ".join(clashes)
             + "; use the checkpoint's settings or another --out folder"
         )
     restore(trainer, checkpoint)

@@ -55,19 +55,27 @@ def dcgan_discriminator(
 
 
 def g_block(
-    out_channels: int, in_channels: int = 3, strides: int = 2, padding: int = 1, input_size: int = 16
+    out_channels: int,
+    in_channels: int = 3,
+    strides: int = 2,
+    padding: int = 1,
+    size: int = 16,
 ) -> Model:
     """d2l's G_block alone (transposed conv k4, batch norm, ReLU), for checking shapes."""
     layers = architectures.g_block("block0", in_channels, out_channels, strides, padding)
-    return build(Network("g_block", (in_channels, input_size, input_size), layers))
+    return build(Network("g_block", (in_channels, size, size), layers))
 
 
 def d_block(
-    out_channels: int, in_channels: int = 3, strides: int = 2, padding: int = 1, input_size: int = 16
+    out_channels: int,
+    in_channels: int = 3,
+    strides: int = 2,
+    padding: int = 1,
+    size: int = 16,
 ) -> Model:
     """d2l's D_block alone (conv k4, batch norm, leaky ReLU 0.2), for checking shapes."""
     layers = architectures.d_block("block0", in_channels, out_channels, strides, padding)
-    return build(Network("d_block", (in_channels, input_size, input_size), layers))
+    return build(Network("d_block", (in_channels, size, size), layers))
 
 
 def network_of(model: Model) -> Network:

@@ -68,7 +68,9 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: DType = flo
     return _ops().normal(_shape(shape), float(mean), float(std), _dtype(dtype))
 
 
-def arange(start: float, stop: float | None = None, step: float = 1, dtype: DType = float32) -> Tensor:
+def arange(
+    start: float, stop: float | None = None, step: float = 1, dtype: DType = float32
+) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, like ``numpy.arange`` (float32 by default)."""
     if stop is None:
         start, stop = 0, start
@@ -103,7 +105,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return _ops().stack(list(tensors), axis)
 
 
-def sum(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """The sum over ``axis`` (all axes when None)."""
     return _ops().sum(x, _axis(axis), keepdims)
 
@@ -123,7 +125,7 @@ def log(x: Tensor) -> Tensor:
     return _ops().log(x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001
+def abs(x: Tensor) -> Tensor:
     """Elementwise absolute value."""
     return _ops().abs(x)
 

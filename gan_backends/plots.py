@@ -18,7 +18,6 @@ HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0
 """
 
 # The arguments loss_D / loss_G keep the d2l chapter's names (and History's field names).
-# ruff: noqa: N803
 
 from __future__ import annotations
 

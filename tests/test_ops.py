@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one op per line reads best as a table)
 """Every facade op matches NumPy on every backend: values, dtypes and shapes; every gradient
 matches its analytic derivative."""
 
@@ -68,7 +69,14 @@ def test_op_matches_numpy(backend, name, call, reference):
 
 
 def test_every_op_is_covered_by_a_case():
-    called = {case[0].split("_")[0] for case in CASES} | {"leaky_relu", "manual_seed", "normal", "numpy", "shape", "grad"}
+    called = {case[0].split("_")[0] for case in CASES} | {
+        "leaky_relu",
+        "manual_seed",
+        "normal",
+        "numpy",
+        "shape",
+        "grad",
+    }
     assert set(OPS) <= called  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from gan_backends.backends import BACKENDS, MODULES
 from tests.conftest import require_backends
 
 FRAMEWORKS = {name: info.module for name, info in BACKENDS.items()}
+FRAMEWORK_MODULES = sorted(FRAMEWORKS.values())
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -28,7 +29,7 @@ def test_gan_backend_selects_and_imports_only_that_framework(name):
         "import sys, gan_backends as gb\n"
         "from gan_backends import ops\n"
         "ops.zeros(3)\n"
-        "print(gb.backend(), sorted(m for m in %r if m in sys.modules))" % sorted(FRAMEWORKS.values())
+        f"print(gb.backend(), sorted(m for m in {FRAMEWORK_MODULES} if m in sys.modules))"
     )
     result = run_python(code, GAN_BACKEND=name)
     assert result.returncode == 0, result.stderr
@@ -37,8 +38,7 @@ def test_gan_backend_selects_and_imports_only_that_framework(name):
 
 def test_importing_gan_backends_imports_no_framework_before_first_use():
     result = run_python(
-        "import sys, gan_backends\nprint([m for m in %r if m in sys.modules])"
-        % sorted(FRAMEWORKS.values())
+        f"import sys, gan_backends\nprint([m for m in {FRAMEWORK_MODULES} if m in sys.modules])"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -5,7 +5,7 @@ import os
 # MXNet's operators run on one OpenMP thread unless told otherwise; use every core.
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 
-from mxnet import npx  # noqa: E402
+from mxnet import npx
 
 npx.set_np()
 

@@ -1,6 +1,5 @@
 """Native Gluon networks built from architecture specs, with canonical weights in and out."""
 
-import numpy as np
 from mxnet import autograd, gluon
 from mxnet import np as mnp
 from mxnet.gluon import nn

@@ -52,7 +52,7 @@ def stack(tensors, axis):
     return mnp.stack(tensors, axis=axis)
 
 
-def sum(x, axis, keepdims):  # noqa: A001
+def sum(x, axis, keepdims):
     return mnp.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -68,7 +68,7 @@ def log(x):
     return mnp.log(x)
 
 
-def abs(x):  # noqa: A001
+def abs(x):
     return mnp.abs(x)
 
 

@@ -4,6 +4,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from gan_backends.backends.tensorflow import device, nn, ops, trainer  # noqa: E402
+from gan_backends.backends.tensorflow import device, nn, ops, trainer
 
 __all__ = ["device", "nn", "ops", "trainer"]

@@ -35,7 +35,9 @@ def _layers(spec):
         # Explicit padding and cropping reproduce PyTorch's symmetric `padding` exactly.
         p, k, s = spec.padding, spec.kernel_size, spec.stride
         if spec.transposed:
-            conv = keras.layers.Conv2DTranspose(spec.out_channels, k, s, use_bias=False, name=spec.name)
+            conv = keras.layers.Conv2DTranspose(
+                spec.out_channels, k, s, use_bias=False, name=spec.name
+            )
             return [conv, keras.layers.Cropping2D(p, name=f"{spec.name}_crop")] if p else [conv]
         conv = keras.layers.Conv2D(spec.out_channels, k, s, use_bias=False, name=spec.name)
         return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), conv] if p else [conv]

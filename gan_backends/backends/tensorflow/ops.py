@@ -50,7 +50,7 @@ def stack(tensors, axis):
     return tf.stack(tensors, axis)
 
 
-def sum(x, axis, keepdims):  # noqa: A001
+def sum(x, axis, keepdims):
     return tf.reduce_sum(x, axis, keepdims)
 
 
@@ -66,7 +66,7 @@ def log(x):
     return tf.math.log(x)
 
 
-def abs(x):  # noqa: A001
+def abs(x):
     return tf.abs(x)
 
 

@@ -38,10 +38,10 @@ class TrainStep:
                     )
                 ) / 2
             gradients = D_tape.gradient(loss_D, D_variables)
-            self.optimizers["D"].apply_gradients(zip(gradients, D_variables))
+            self.optimizers["D"].apply_gradients(zip(gradients, D_variables, strict=True))
             loss_G = tf.reduce_mean(tf.nn.softplus(-discriminator(fake, training=True)))
         gradients = G_tape.gradient(loss_G, G_variables)
-        self.optimizers["G"].apply_gradients(zip(gradients, G_variables))
+        self.optimizers["G"].apply_gradients(zip(gradients, G_variables, strict=True))
         return loss_D, loss_G
 
     def _steps(self, X, Z):

@@ -2,7 +2,6 @@
 
 from collections import OrderedDict
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +20,12 @@ from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["build", "forward", "get_weights", "owns", "set_weights"]
 
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
+}
+
 
 class BiasedBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose moving variance tracks the biased batch variance, as in Keras and MXNet.
@@ -36,13 +41,6 @@ class BiasedBatchNorm2d(nn.BatchNorm2d):
             self.running_mean.lerp_(mean, self.momentum)
             self.running_var.lerp_(var, self.momentum)
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-
-
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
-}
 
 
 def _layer(spec):
@@ -96,77 +94,6 @@ def set_weights(model, weights):
     with torch.no_grad():
         for name, (tensor, axes) in slots(model).items():
             tensor.copy_(torch.from_numpy(to_native(weights[name], axes)))
-
-
-def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        with torch.no_grad():
-            var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
-            self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var, self.momentum)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-
-
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
-}
-
-
-def _layer(spec):
-    if isinstance(spec, Dense):
-        return nn.Linear(spec.in_features, spec.out_features)
-    if isinstance(spec, Conv):
-        conv = nn.ConvTranspose2d if spec.transposed else nn.Conv2d
-        return conv(
-            spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, spec.padding,
-            bias=False,
-        )  # fmt: skip
-    if isinstance(spec, BatchNorm):
-        return BiasedBatchNorm2d(spec.channels, eps=BN_EPSILON, momentum=BN_MOMENTUM)
-    if isinstance(spec, Activation):
-        return ACTIVATIONS[spec.function]()
-    raise NotImplementedError(f"{type(spec).__name__} is not supported with torch")
-
-
-def build(network):
-    model = nn.Sequential(OrderedDict((layer.name, _layer(layer)) for layer in network.layers))
-    model.network = network
-    return model.to(DEVICE)
-
-
-def _tensors(model):
-    """Canonical name -> (native tensor, native-from-canonical and canonical-from-native maps)."""
-    tensors = {}
-    for spec in model.network.layers:
-        layer = getattr(model, spec.name)
-        if isinstance(spec, Dense):
-            tensors[f"{spec.name}.kernel"] = (layer.weight, np.transpose)
-            tensors[f"{spec.name}.bias"] = (layer.bias, None)
-        elif isinstance(spec, Conv):
-            tensors[f"{spec.name}.kernel"] = (layer.weight, None)
-        elif isinstance(spec, BatchNorm):
-            tensors[f"{spec.name}.gamma"] = (layer.weight, None)
-            tensors[f"{spec.name}.beta"] = (layer.bias, None)
-            tensors[f"{spec.name}.moving_mean"] = (layer.running_mean, None)
-            tensors[f"{spec.name}.moving_var"] = (layer.running_var, None)
-    return tensors
-
-
-def get_weights(model):
-    return {
-        name: (to_canonical or np.asarray)(tensor.detach().cpu().numpy()).copy()
-        for name, (tensor, to_canonical) in _tensors(model).items()
-    }
-
-
-def set_weights(model, weights):
-    with torch.no_grad():
-        for name, (tensor, to_native) in _tensors(model).items():
-            value = (to_native or np.asarray)(weights[name])
-            tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)))
 
 
 def forward(model, x, training):

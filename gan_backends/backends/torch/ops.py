@@ -55,7 +55,7 @@ def stack(tensors, axis):
     return torch.stack(tensors, dim=axis)
 
 
-def sum(x, axis, keepdims):  # noqa: A001
+def sum(x, axis, keepdims):
     return torch.sum(x, dim=axis, keepdim=keepdims) if axis is not None else torch.sum(x)
 
 
@@ -71,7 +71,7 @@ def log(x):
     return torch.log(x)
 
 
-def abs(x):  # noqa: A001
+def abs(x):
     return torch.abs(x)
 
 

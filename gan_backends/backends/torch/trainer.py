@@ -84,8 +84,9 @@ class TrainStep:
         for role, model in (("D", self.discriminator), ("G", self.generator)):
             optimizer = self.optimizers[role]
             for name, axes, _, parameter in self._moments(model, optimizer):
+                m, v = (to_native(state[f"{role}/{name}.{key}"], axes) for key in "mv")
                 optimizer.state[parameter] = {
                     "step": torch.tensor(float(state[f"{role}/step"])),
-                    "exp_avg": torch.from_numpy(to_native(state[f"{role}/{name}.m"], axes)).to(DEVICE),
-                    "exp_avg_sq": torch.from_numpy(to_native(state[f"{role}/{name}.v"], axes)).to(DEVICE),
-                }  # fmt: skip
+                    "exp_avg": torch.from_numpy(m).to(DEVICE),
+                    "exp_avg_sq": torch.from_numpy(v).to(DEVICE),
+                }
