@@ -324,7 +324,7 @@ def native_torch(settings: Settings, data: np.ndarray) -> Side:
 
     if settings.device == "gpu" and not torch.cuda.is_available():
         raise RuntimeError("--device gpu, but PyTorch sees no CUDA device")
-    device = torch.device("cuda" if settings.device == "gpu" else "cpu")
+    device = torch.device("cuda:0" if settings.device == "gpu" else "cpu")
     if settings.model == "gan":
         net_G = nn.Sequential(nn.Linear(2, 2))
         net_D = nn.Sequential(
@@ -603,7 +603,8 @@ def native_mxnet(settings: Settings, data: np.ndarray) -> Side:
         return sum(p.data().size for p in parameters if p.grad_req != "null")
 
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-    return Side(run_epoch, str(device), threads, trainable_parameters)
+    device_name = f"gpu:{device.device_id}" if settings.device == "gpu" else "cpu"
+    return Side(run_epoch, device_name, threads, trainable_parameters)
 
 
 NATIVE_SIDES: dict[str, Callable[[Settings, np.ndarray], Side]] = {
@@ -798,8 +799,8 @@ def print_report(
     )
     for result in results:
         line = (
-            f"{result['backend']:<11} {result['library']['tflops']:.4f} / "
-            f"{result['native']['tflops']:.4f}"
+            f"{result['backend']:<11} {result['library']['tflops']:.3g} / "
+            f"{result['native']['tflops']:.3g}"
         )
         for name, peak in (peak_tflops or {}).items():
             line += (

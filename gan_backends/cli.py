@@ -40,6 +40,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
     parser.add_argument("--beta1", type=float, help="Adam's beta1: 0.9 (gan), 0.5 (dcgan)")
     parser.add_argument("--latent-dim", type=int, help="noise size: 2 (gan), 100 (dcgan)")
     parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
+    parser.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
     parser.add_argument("--out", type=Path, help="output folder (default runs/<model>-<backend>)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,6 +66,7 @@ def train(args: argparse.Namespace) -> int:
         image_size=getattr(args, "image_size", None),
         width=getattr(args, "width", None),
         seed=args.seed,
+        limit=args.limit,
         compiled=not args.eager,
     )
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"

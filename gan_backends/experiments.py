@@ -31,6 +31,7 @@ COMPATIBLE_ON_RESUME = (
     "latent_dim",
     "batch_size",
     "seed",
+    "limit",
 )
 
 
@@ -49,6 +50,7 @@ class Config:
     image_size: int = 64
     width: int = 64
     seed: int = 0
+    limit: int | None = None
     compiled: bool = True
 
     @classmethod
@@ -56,7 +58,10 @@ class Config:
         if model == "gan":
             base = cls()
         elif model == "dcgan":
-            base = cls("dcgan", 20, 256, 0.005, 0.005, 0.5, 100, datasets.DEFAULT_DATASET, 64, 64)
+            base = cls(
+                model="dcgan", epochs=20, batch_size=256, lr_D=0.005, lr_G=0.005, beta1=0.5,
+                latent_dim=100, dataset=datasets.DEFAULT_DATASET, image_size=64, width=64,
+            )  # fmt: skip
         else:
             raise ValueError(f"model must be 'gan' or 'dcgan'; got {model!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
@@ -77,9 +82,12 @@ class Config:
 
 
 def load_data(config: Config) -> np.ndarray:
+    """The run's training data (the first ``config.limit`` examples, when set)."""
     if config.model == "gan":
-        return datasets.gaussian(1000, seed=config.seed)
-    return datasets.load(config.dataset, image_size=config.image_size, seed=config.seed)
+        data = datasets.gaussian(1000, seed=config.seed)
+    else:
+        data = datasets.load(config.dataset, image_size=config.image_size, seed=config.seed)
+    return data[: config.limit]
 
 
 def fixed_noise(config: Config) -> np.ndarray:

@@ -82,8 +82,16 @@ def set_weights(model, weights):
 
 
 def forward(model, x, training):
-    with autograd.train_mode() if training else autograd.predict_mode():
-        return model(mnp.array(x, ctx=CONTEXT)).asnumpy()
+    x = mnp.array(x, ctx=CONTEXT)
+    if not training:
+        with autograd.predict_mode():
+            return model(x).asnumpy()
+    # MXNet moves batch norm's statistics in the backward pass: run one, so that a
+    # training-mode forward moves them as on the other backends.
+    with autograd.record():
+        y = model(x)
+    y.backward()
+    return y.asnumpy()
 
 
 def owns(model):

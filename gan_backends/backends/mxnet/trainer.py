@@ -35,9 +35,12 @@ class TrainStep:
         generator, discriminator = self.generator, self.discriminator
         with autograd.record():
             fake = generator(z)
-            loss_D = (
-                _softplus(-discriminator(x)).mean() + _softplus(discriminator(fake.detach())).mean()
-            ) / 2
+            real_term = _softplus(-discriminator(x)).mean()
+            fake_term = _softplus(discriminator(fake.detach())).mean()
+            # MXNet moves batch norm's statistics in the backward pass, visiting the terms of a
+            # sum last to first: this order moves them by the real batch first, as the other
+            # backends do in their forward passes.
+            loss_D = (fake_term + real_term) / 2
         loss_D.backward()
         # The losses are batch means already: step(1) applies the gradients unscaled.
         self.optimizers["D"].step(1)
@@ -82,7 +85,7 @@ class TrainStep:
             trainer = self.optimizers[role]
             step = int(state[f"{role}/step"])
             for name, axes, index, (m, v) in self._moments(model, trainer):
-                m[:] = mnp.array(to_native(state[f"{role}/{name}.m"], axes), ctx=CONTEXT)
-                v[:] = mnp.array(to_native(state[f"{role}/{name}.v"], axes), ctx=CONTEXT)
+                m[:] = to_native(state[f"{role}/{name}.m"], axes)
+                v[:] = to_native(state[f"{role}/{name}.v"], axes)
                 trainer._optimizer._index_update_count[index] = step
             trainer._optimizer.num_update = step
