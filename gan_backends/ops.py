@@ -71,10 +71,14 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: DType = flo
 def arange(
     start: float, stop: float | None = None, step: float = 1, dtype: DType = float32
 ) -> Tensor:
-    """Evenly spaced values in ``[start, stop)``, like ``numpy.arange`` (float32 by default)."""
+    """Evenly spaced values in ``[start, stop)``, like ``numpy.arange`` (float32 by default).
+
+    The values are computed by NumPy in float64 and then cast, so they are identical on every
+    backend (the frameworks' own float32 ``arange`` accumulate rounding differently).
+    """
     if stop is None:
         start, stop = 0, start
-    return _ops().arange(start, stop, step, _dtype(dtype))
+    return tensor(np.arange(start, stop, step), dtype)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -32,7 +32,6 @@ BACKENDS: dict[str, BackendInfo] = {
 
 OPS = (
     "abs",
-    "arange",
     "concat",
     "exp",
     "grad",

@@ -6,7 +6,7 @@ from mxnet import autograd, npx
 from mxnet import np as mnp
 
 __all__ = [
-    "abs", "arange", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
+    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
     "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
     "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
@@ -26,10 +26,6 @@ def ones(shape, dtype):
 
 def normal(shape, mean, std, dtype):
     return mnp.random.normal(mean, std, size=shape).astype(dtype, copy=False)
-
-
-def arange(start, stop, step, dtype):
-    return mnp.arange(start, stop, step, dtype=dtype)
 
 
 def matmul(a, b):

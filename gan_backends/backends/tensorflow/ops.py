@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "abs", "arange", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
+    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
     "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
     "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
@@ -24,10 +24,6 @@ def ones(shape, dtype):
 
 def normal(shape, mean, std, dtype):
     return tf.random.normal(shape, mean, std, dtype=dtype)
-
-
-def arange(start, stop, step, dtype):
-    return tf.range(start, stop, step, dtype=dtype)
 
 
 def matmul(a, b):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "abs", "arange", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
+    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
     "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
     "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
@@ -29,10 +29,6 @@ def ones(shape, dtype):
 
 def normal(shape, mean, std, dtype):
     return torch.normal(mean, std, size=shape, dtype=_dtype(dtype))
-
-
-def arange(start, stop, step, dtype):
-    return torch.arange(start, stop, step, dtype=_dtype(dtype))
 
 
 def matmul(a, b):
