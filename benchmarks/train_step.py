@@ -165,14 +165,6 @@ def dcgan_widths(settings: Settings) -> list[int]:
     return [settings.width * 2**i for i in range(DCGAN_BLOCKS[settings.image_size])]
 
 
-def trainable_parameter_count(network: Network) -> int:
-    return sum(
-        int(np.prod(shape))
-        for name, shape in network.weight_shapes().items()
-        if not name.endswith((".moving_mean", ".moving_var"))
-    )
-
-
 # --- FLOPs ------------------------------------------------------------------------------------
 
 
@@ -216,34 +208,36 @@ class PeakMemory:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             self.cuda_before = torch.cuda.memory_allocated()
-        self.proc_status = Path("/proc/self/status").exists()
-        if self.proc_status:
-            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := the current RSS
             self.rss_before_kib = self._status_kib("VmRSS")
-        else:
-            self.rss_before_kib = self._max_rss_kib()
+        except OSError:  # no /proc: only the growth of the peak so far can be seen
+            self.rss_before_kib = self._peak_rss_kib()
 
     @staticmethod
     def _status_kib(field: str) -> int:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise RuntimeError(f"/proc/self/status has no {field}")
+        raise OSError(f"/proc/self/status has no {field}")
 
-    @staticmethod
-    def _max_rss_kib() -> int:
-        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return max_rss // 1024 if sys.platform == "darwin" else max_rss  # bytes on macOS
+    @classmethod
+    def _peak_rss_kib(cls) -> int:
+        try:
+            return cls._status_kib("VmHWM")
+        except OSError:
+            max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return max_rss // 1024 if sys.platform == "darwin" else max_rss  # bytes on macOS
 
     def growth_mib(self) -> dict[str, float | None]:
-        peak_kib = self._status_kib("VmHWM") if self.proc_status else self._max_rss_kib()
         cuda_mib = None
         if self.cuda:
             import torch
 
             torch.cuda.synchronize()
             cuda_mib = (torch.cuda.max_memory_allocated() - self.cuda_before) / MIB
-        return {"rss_mib": (peak_kib - self.rss_before_kib) / 1024, "cuda_mib": cuda_mib}
+        rss_mib = (self._peak_rss_kib() - self.rss_before_kib) / 1024
+        return {"rss_mib": rss_mib, "cuda_mib": cuda_mib}
 
 
 # --- The library side -------------------------------------------------------------------------
@@ -309,7 +303,12 @@ def library_side(backend_module: Any, settings: Settings, data: np.ndarray) -> S
         return history.loss_D[-1], history.loss_G[-1]
 
     def trainable_parameters() -> int:
-        return sum(map(trainable_parameter_count, settings.networks()))
+        return sum(
+            value.size
+            for model in (generator, discriminator)
+            for name, value in gb.get_weights(model).items()
+            if not name.endswith((".moving_mean", ".moving_var"))
+        )
 
     device = backend_module.device
     return Side(run_epoch, device.describe(), device.threads(), trainable_parameters)
@@ -726,8 +725,11 @@ def run_subprocess(
         return json.loads(json_path.read_text()), ""
 
 
-def seed_examples_per_sec(settings: Settings, backend: str, threads: int) -> float | None:
-    """The seed's examples/sec in the baseline table, if this run's configuration is its."""
+def seed_examples_per_sec(
+    settings: Settings, backend: str, threads: int | None = None
+) -> float | None:
+    """The seed's examples/sec in the baseline table, if this run's configuration is its
+    (MXNet's DCGAN number also depends on the threads)."""
     configuration = SEED_CONFIGURATION[settings.model]
     if settings.device != "cpu" or any(getattr(settings, k) != v for k, v in configuration.items()):
         return None
@@ -740,7 +742,7 @@ def add_derived_numbers(result: dict[str, Any], settings: Settings) -> None:
     library, native = result["library"], result["native"]
     result["library_over_native"] = library["examples_per_sec"] / native["examples_per_sec"]
     seed = seed_examples_per_sec(settings, result["backend"], library["threads"])
-    seed_torch = seed_examples_per_sec(settings, "torch", 0)
+    seed_torch = seed_examples_per_sec(settings, "torch")
     result["seed_examples_per_sec"] = seed
     result["library_over_seed"] = library["examples_per_sec"] / seed if seed else None
     result["library_over_seed_torch"] = (

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_backends import compare as comparison
 from gan_backends import experiments, models, plots, selection
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
@@ -29,11 +30,18 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = None) -> None:
-    """The training flags, shared by ``gan-backends train`` and ``examples/*.py``."""
-    defaults = Config.for_model(model or "gan")
-    _add_backend(parser)
-    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
-    parser.add_argument("--batch-size", type=int, help="default 8 (gan), 256 (dcgan)")
+    """The training flags of ``train MODEL`` (and ``examples/*.py``); ``compare`` (model None)
+    shares them, less those of a single run."""
+    if model is not None:
+        _add_backend(parser)
+        parser.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
+        parser.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.npz")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument("--initial", type=Path, help="start from these weights (.npz)")
+    else:
+        parser.add_argument("--out", type=Path, help="output folder (default runs/compare-MODEL)")
+    parser.add_argument("--epochs", type=int, help="default 20")
+    parser.add_argument("--batch-size", type=int, help="default 8 (gan), 64 (dcgan)")
     parser.add_argument("--lr", type=float, help="learning rate of both networks")
     parser.add_argument("--lr-d", type=float, help="discriminator learning rate")
     parser.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -41,20 +49,15 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
     parser.add_argument("--latent-dim", type=int, help="noise size: 2 (gan), 100 (dcgan)")
     parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
     parser.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
-    parser.add_argument("--out", type=Path, help="output folder (default runs/<model>-<backend>)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--eager", action="store_true", help="no tf.function / hybridize")
     if model != "gan":
-        parser.add_argument(
-            "--dataset", help="emoji (default), shapes, or a folder or .zip of images"
-        )
+        parser.add_argument("--dataset", help="emoji (default), shapes, or a folder or .zip")
         parser.add_argument("--image-size", type=int, choices=(16, 32, 64), help="default 64")
         parser.add_argument("--width", type=int, help="narrowest block's channels (default 64)")
 
 
-def train(args: argparse.Namespace) -> int:
-    config = Config.for_model(
+def config_from(args: argparse.Namespace) -> Config:
+    return Config.for_model(
         args.model,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -69,9 +72,13 @@ def train(args: argparse.Namespace) -> int:
         limit=args.limit,
         compiled=not args.eager,
     )
+
+
+def train(args: argparse.Namespace) -> int:
+    config = config_from(args)
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
-    metrics = experiments.run(config, out, progress=progress, resume=args.resume)
+    metrics = experiments.run(config, out, progress, args.resume, args.initial)
     print(f"{selection.current_name()}: results in {out}")
     print(experiments.summary_line(metrics))
     return 0
@@ -92,6 +99,21 @@ def sample(args: argparse.Namespace) -> int:
     if args.save_array:
         np.save(args.save_array, fake)
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
+    return 0
+
+
+VALID = ", ".join(selection.DEFAULT_ORDER)
+
+
+def compare(args: argparse.Namespace) -> int:
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    for name in backends:
+        if name not in selection.DEFAULT_ORDER:
+            raise ValueError(f"unknown backend {name!r} in --backends; valid: {VALID}")
+    pythons = dict(pair.split("=", 1) for pair in args.python.split(",")) if args.python else {}
+    out = args.out or Path("runs") / f"compare-{args.model}"
+    comparison.compare(config_from(args), backends, out, args.isolated, pythons)
+    print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
 
 
@@ -119,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     for model in ("gan", "dcgan"):
         add_train_arguments(train_models.add_parser(model, help=f"d2l's {model.upper()}"), model)
     train_parser.set_defaults(handler=train)
+
+    compare_parser = commands.add_parser("compare", help="one run per backend, side by side")
+    compare_parser.add_argument("--model", choices=("gan", "dcgan"), default="gan")
+    compare_parser.add_argument("--backends", default="torch,tensorflow,mxnet")
+    compare_parser.add_argument(
+        "--isolated", action="store_true", help="each backend in its own interpreter (tox envs)"
+    )
+    compare_parser.add_argument("--python", help="interpreters: torch=PATH,mxnet=PATH,...")
+    add_train_arguments(compare_parser)
+    compare_parser.set_defaults(handler=compare)
 
     sample_parser = commands.add_parser("sample", help="samples from a checkpoint, any backend")
     _add_backend(sample_parser)

@@ -19,6 +19,7 @@ import numpy as np
 from gan_backends import architectures, datasets, models, plots, quality, selection
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
 from gan_backends.training import Trainer
+from gan_backends.weights import set_weights
 
 SAMPLE_ROWS, SAMPLE_COLUMNS = 3, 7
 GAN_SAMPLES = 1000
@@ -99,6 +100,7 @@ def fixed_noise(config: Config) -> np.ndarray:
 
 
 def build_trainer(config: Config) -> Trainer:
+    """Fresh networks, initialised from ``config.seed``, and their trainer."""
     generator_network, discriminator_network = config.networks()
     generator = models.build(generator_network, seed=config.seed)
     discriminator = models.build(discriminator_network, seed=config.seed + 1)
@@ -121,14 +123,36 @@ def sample_quality(config: Config, trainer: Trainer, data: np.ndarray) -> dict[s
     return quality.image_quality(models.generate(trainer.generator, noise), real, seed=config.seed)
 
 
+def initial_weights(config: Config) -> dict[str, np.ndarray]:
+    """Both networks' initial weights for ``config.seed``, as ``G/<name>`` and ``D/<name>``."""
+    generator, discriminator = config.networks()
+    seeds = {"G": (generator, config.seed), "D": (discriminator, config.seed + 1)}
+    return {
+        f"{role}/{name}": value
+        for role, (network, seed) in seeds.items()
+        for name, value in network.initial_weights(np.random.default_rng(seed)).items()
+    }
+
+
 def run(
-    config: Config, out: str | os.PathLike, progress: bool = False, resume: bool = False
+    config: Config,
+    out: str | os.PathLike,
+    progress: bool = False,
+    resume: bool = False,
+    initial: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Train, writing samples, plots, ``metrics.json`` and ``checkpoint.npz`` into ``out``."""
+    """Train, writing samples, plots, ``metrics.json`` and ``checkpoint.npz`` into ``out``.
+
+    ``initial`` names an ``.npz`` of :func:`initial_weights` to start from instead of the seed's.
+    """
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
     data = load_data(config)
     trainer = build_trainer(config)
+    if initial is not None:
+        with np.load(initial) as archive:
+            set_weights(trainer.generator, _group(archive, "G/"))
+            set_weights(trainer.discriminator, _group(archive, "D/"))
     quality_history: list[dict[str, Any]] = []
     if resume:
         quality_history = _resume(config, trainer, checkpoint_path)
@@ -216,6 +240,10 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
         )
     restore(trainer, checkpoint)
     return list(checkpoint.config.get("quality", []))
+
+
+def _group(archive: Any, prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: archive[k] for k in archive.files if k.startswith(prefix)}
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:

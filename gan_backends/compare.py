@@ -1,0 +1,158 @@
+"""``gan-backends compare``: the same training on several backends, side by side.
+
+Fair by construction: the initial weights are drawn once (in NumPy) and saved to
+``OUT/initial_weights.npz``, and every backend loads them with ``set_weights``; the data, the
+batch order and the noise come from the same seeded NumPy generator on every backend, so no
+framework RNG plays a part. Each backend trains in its own process (fresh thread pools, honest
+timings): the current interpreter by default, or, with ``--isolated``, each backend's own
+interpreter (``--python torch=PATH,...``, else the tox env ``.tox/<backend>``), so that
+TensorFlow 2.21 and MXNet, which cannot share an environment, can still be compared.
+
+Writes ``compare.json``, ``compare.md`` (a table to paste into an issue) and ``compare.png``
+(loss curves overlaid; for the DCGAN each backend's samples side by side), and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from gan_backends import plots
+from gan_backends.experiments import Config, initial_weights
+from gan_backends.weights import write_npz_atomically
+
+
+def worker_command(
+    python: str, config: Config, backend: str, out: Path, initial: Path
+) -> list[str]:
+    """The ``gan-backends train`` command line that runs ``config`` on ``backend``."""
+    command = [
+        python, "-m", "gan_backends.cli", "train", config.model, "--backend", backend,
+        "--out", str(out), "--initial", str(initial), "--no-progress",
+        "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
+        "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
+        "--latent-dim", str(config.latent_dim), "--seed", str(config.seed),
+    ]  # fmt: skip
+    if config.limit is not None:
+        command += ["--limit", str(config.limit)]
+    if config.model == "dcgan":
+        command += ["--dataset", config.dataset, "--image-size", str(config.image_size)]
+        command += ["--width", str(config.width)]
+    return command
+
+
+def interpreters(
+    backends: list[str], isolated: bool, given: dict[str, str], root: Path
+) -> dict[str, str]:
+    """Which Python runs each backend."""
+    chosen = {}
+    for name in backends:
+        tox_python = root / ".tox" / name / "bin" / "python"
+        if name in given:
+            chosen[name] = given[name]
+        elif isolated and tox_python.exists():
+            chosen[name] = str(tox_python)
+        elif isolated:
+            raise FileNotFoundError(
+                f"--isolated needs an interpreter for {name}: pass --python {name}=PATH "
+                f"or create the tox env ({tox_python}) with `tox -e {name} --notest`"
+            )
+        else:
+            chosen[name] = sys.executable
+    return chosen
+
+
+def compare(
+    config: Config,
+    backends: list[str],
+    out: str | os.PathLike,
+    isolated: bool = False,
+    pythons: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Train ``config`` on each backend from the same start and compare; returns compare.json."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    initial = write_npz_atomically(out / "initial_weights.npz", initial_weights(config))
+    pythons = interpreters(backends, isolated, pythons or {}, Path.cwd())
+    results = {}
+    for name in backends:
+        command = worker_command(pythons[name], config, name, out / name, initial)
+        finished = subprocess.run(command, capture_output=True, text=True)
+        if finished.returncode != 0:
+            raise RuntimeError(
+                f"{name} failed (exit {finished.returncode}):\n{finished.stderr.strip()[-2000:]}"
+            )
+        results[name] = json.loads((out / name / "metrics.json").read_text())
+    summary = summarise(config, results)
+    (out / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
+    table = markdown_table(summary)
+    (out / "compare.md").write_text(table + "\n")
+    curves = {name: (r["loss_D"], r["loss_G"]) for name, r in results.items()}
+    grids = None
+    if config.model == "dcgan":
+        grids = {name: np.asarray(Image.open(out / name / "samples.png")) for name in backends}
+    plots.compare_figure(curves, grids, out / "compare.png", title=f"{config.model}, same start")
+    print(table)
+    return summary
+
+
+def summarise(config: Config, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    first = next(iter(results.values()))
+    deviations = [
+        float(np.max(np.abs(np.subtract(result[key], first[key]))))
+        for result in results.values()
+        for key in ("loss_D", "loss_G")
+    ]
+    return {
+        "model": config.model,
+        "config": asdict(config),
+        "reference_backend": next(iter(results)),
+        "max_loss_deviation": max(deviations),
+        "backends": {
+            name: {
+                "framework_version": result["framework_version"],
+                "device": result["device"],
+                "threads": result["threads"],
+                "loss_D": result["loss_D"],
+                "loss_G": result["loss_G"],
+                "examples_per_sec": result["examples_per_sec"],
+                "quality": result["quality"][-1],
+            }
+            for name, result in results.items()
+        },
+    }
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """compare.json as a Markdown table."""
+    if summary["model"] == "gan":
+        quality_columns = {"mean error": "mean_error", "cov error": "cov_error",
+                           "energy distance": "energy_distance"}  # fmt: skip
+    else:
+        quality_columns = {"SWD x1e3": "swd", "SWD floor": "swd_floor"}
+    header = ["backend", "version", "device", "final loss_D", "final loss_G", "examples/sec"]
+    header += list(quality_columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, result in summary["backends"].items():
+        row = [
+            name, result["framework_version"], f"{result['device']} ({result['threads']} threads)",
+            f"{result['loss_D'][-1]:.4f}", f"{result['loss_G'][-1]:.4f}",
+            f"{result['examples_per_sec']:,.1f}",
+        ]  # fmt: skip
+        row += [f"{result['quality'][key]:.4g}" for key in quality_columns.values()]
+        lines.append("| " + " | ".join(row) + " |")
+    epochs = len(next(iter(summary["backends"].values()))["loss_D"])
+    lines.append(
+        f"\n{summary['model']}, {epochs} epochs from the same initial weights, batches and "
+        f"noise; largest per-epoch loss difference from {summary['reference_backend']}: "
+        f"{summary['max_loss_deviation']:.2e}"
+    )
+    return "\n".join(lines)
