@@ -38,7 +38,15 @@ COMPATIBLE_ON_RESUME = (
 
 @dataclass(frozen=True)
 class Config:
-    """One run's settings; the defaults are d2l's (20.1 for ``gan``, 20.2 for ``dcgan``)."""
+    """One run's settings; the defaults are d2l's (20.1 for ``gan``, 20.2 for ``dcgan``), on
+    every backend alike.
+
+    One change: the DCGAN's batch is 64, not the seed's 256. d2l trains on 40,597 Pokemon
+    images, 158 steps an epoch; our default data, 1,906 emoji, give 7 steps an epoch at 256 and
+    140 in 20 epochs, too few to learn (sliced Wasserstein distance about 400 after 10 epochs at
+    32x32, against 200 with batch 64). The seed's lr 0.005 stays: at batch 64, lr 0.0005 (the
+    seed's TensorFlow value) reached only 530 in the same 10 epochs.
+    """
 
     model: str = "gan"
     epochs: int = 20
@@ -60,7 +68,7 @@ class Config:
             base = cls()
         elif model == "dcgan":
             base = cls(
-                model="dcgan", epochs=20, batch_size=256, lr_D=0.005, lr_G=0.005, beta1=0.5,
+                model="dcgan", epochs=20, batch_size=64, lr_D=0.005, lr_G=0.005, beta1=0.5,
                 latent_dim=100, dataset=datasets.DEFAULT_DATASET, image_size=64, width=64,
             )  # fmt: skip
         else:
