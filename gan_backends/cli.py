@@ -50,6 +50,9 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
     parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
     parser.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
     parser.add_argument("--eager", action="store_true", help="no tf.function / hybridize")
+    parser.add_argument(
+        "--mixed-precision", action="store_true", help="bfloat16 forward passes (PyTorch, GPU)"
+    )
     if model != "gan":
         parser.add_argument("--dataset", help="emoji (default), shapes, or a folder or .zip")
         parser.add_argument("--image-size", type=int, choices=(16, 32, 64), help="default 64")
@@ -71,6 +74,7 @@ def config_from(args: argparse.Namespace) -> Config:
         seed=args.seed,
         limit=args.limit,
         compiled=not args.eager,
+        mixed_precision=args.mixed_precision,
     )
 
 

@@ -61,6 +61,7 @@ class Config:
     seed: int = 0
     limit: int | None = None
     compiled: bool = True
+    mixed_precision: bool = False
 
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> Config:
@@ -114,7 +115,7 @@ def build_trainer(config: Config) -> Trainer:
     discriminator = models.build(discriminator_network, seed=config.seed + 1)
     return Trainer(
         generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
-        compiled=config.compiled, seed=config.seed,
+        compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
     )  # fmt: skip
 
 
@@ -189,11 +190,10 @@ def run(
 
     def end_of_epoch(trainer: Trainer) -> None:
         quality_history.append({"epoch": trainer.epoch, **sample_quality(config, trainer, data)})
-        fake = models.generate(trainer.generator, fixed_noise(config))
         if config.model == "dcgan":
-            plots.save_image_grid(
-                fake, out / f"samples_epoch{trainer.epoch:03d}.png", SAMPLE_ROWS, SAMPLE_COLUMNS
-            )
+            fake = models.generate(trainer.generator, fixed_noise(config))
+            grid = out / f"samples_epoch{trainer.epoch:03d}.png"
+            plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS)
         save_checkpoint(checkpoint_path, trainer, {**asdict(config), "quality": quality_history})
         _write_json(out / "metrics.json", metrics())
 

@@ -51,7 +51,9 @@ class Trainer:
     """Adam on a generator and a discriminator of one backend, with the module's semantic.
 
     ``compiled=False`` runs the step eagerly (no ``tf.function``, no ``hybridize``) for
-    debugging; PyTorch runs eagerly either way.
+    debugging; PyTorch runs eagerly either way. ``mixed_precision=True`` computes the forward
+    passes in bfloat16 (weights, Adam and batch-norm statistics stay float32) with channels-last
+    images: for GPUs, and on PyTorch only (the others raise NotImplementedError).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Trainer:
         epsilon: float = 1e-8,
         compiled: bool = True,
         seed: int | None = None,
+        mixed_precision: bool = False,
     ):
         backend = backend_of(generator)
         if backend_of(discriminator) is not backend:
@@ -77,7 +80,7 @@ class Trainer:
         self.epoch = 0
         self.history = History()
         self._step = backend.trainer.TrainStep(
-            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled
+            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled, mixed_precision
         )
 
     def step(self, X: np.ndarray, Z: np.ndarray) -> tuple[float, float]:
@@ -86,7 +89,8 @@ class Trainer:
         Z = check_batch(Z, self.noise_shape, "Z")
         if len(X) != len(Z):
             raise ValueError(f"X and Z must hold as many examples; got {len(X)} and {len(Z)}")
-        return self._run(X[None], Z[None])
+        loss_D, loss_G = self._run(X[None], Z[None])
+        return float(loss_D), float(loss_G)
 
     def fit(
         self,
@@ -119,12 +123,10 @@ class Trainer:
             totals = np.zeros(2)
             chunk = steps if bar is None else bar.chunk
             for first in range(0, steps, chunk):
-                totals += np.multiply(
-                    self._run(X[first : first + chunk], Z[first : first + chunk]),
-                    len(X[first : first + chunk]),
-                )
+                totals += self._run(X[first : first + chunk], Z[first : first + chunk])
                 if bar:
-                    bar.update(min(first + chunk, steps), totals / min(first + chunk, steps))
+                    done = min(first + chunk, steps)
+                    bar.update(done, totals / done)
             seconds = time.perf_counter() - start
             self.epoch += 1
             self.history.loss_D.append(totals[0] / steps)
@@ -137,15 +139,15 @@ class Trainer:
                 on_epoch_end(self)
         return self.history
 
-    def _run(self, X: np.ndarray, Z: np.ndarray) -> tuple[float, float]:
-        """The mean losses over ``len(X)`` steps."""
-        total_D, total_G = self._step.run(X, Z)
-        if not (math.isfinite(total_D) and math.isfinite(total_G)):
+    def _run(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """``len(X)`` steps; the sums of their (loss_D, loss_G)."""
+        totals = np.array(self._step.run(X, Z))
+        if not np.isfinite(totals).all():
             raise FloatingPointError(
-                f"the losses became non-finite (loss_D={total_D}, loss_G={total_G}) in epoch "
+                f"the losses became non-finite (loss_D, loss_G = {totals}) in epoch "
                 f"{self.epoch + 1}; lower the learning rates or check the data for NaN or inf"
             )
-        return total_D / len(X), total_G / len(X)
+        return totals
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """Adam's moments and step counts, canonical names prefixed ``D/`` and ``G/``."""

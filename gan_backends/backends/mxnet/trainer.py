@@ -16,7 +16,12 @@ def _softplus(x):
 
 
 class TrainStep:
-    def __init__(self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled):
+    def __init__(
+        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
+        mixed_precision,
+    ):  # fmt: skip
+        if mixed_precision:
+            raise NotImplementedError("mixed precision is not supported with mxnet")
         self.generator, self.discriminator = generator, discriminator
         if compiled:
             generator.hybridize(static_alloc=True, static_shape=True)

@@ -11,7 +11,12 @@ __all__ = ["TrainStep"]
 
 
 class TrainStep:
-    def __init__(self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled):
+    def __init__(
+        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
+        mixed_precision,
+    ):  # fmt: skip
+        if mixed_precision:
+            raise NotImplementedError("mixed precision is not supported with tensorflow")
         self.generator, self.discriminator = generator, discriminator
         self.optimizers = {
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),

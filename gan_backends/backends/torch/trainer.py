@@ -15,8 +15,17 @@ __all__ = ["TrainStep"]
 
 
 class TrainStep:
-    def __init__(self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled):
+    def __init__(
+        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
+        mixed_precision,
+    ):  # fmt: skip
         self.generator, self.discriminator = generator, discriminator
+        self.mixed_precision = mixed_precision
+        self.memory_format = torch.preserve_format
+        if mixed_precision and generator.network.is_image:
+            self.memory_format = torch.channels_last
+            generator.to(memory_format=self.memory_format)
+            discriminator.to(memory_format=self.memory_format)
         self.optimizers = {
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
@@ -39,24 +48,35 @@ class TrainStep:
     def _step(self, x, z):
         generator, discriminator = self.generator, self.discriminator
         self._set_epsilon()
-        fake = generator(z)
-        loss_D = (
-            F.softplus(-discriminator(x)).mean() + F.softplus(discriminator(fake.detach())).mean()
-        ) / 2
+        with self._autocast():
+            fake = generator(z)
+            real_term = F.softplus(-discriminator(x)).mean()
+            loss_D = (real_term + F.softplus(discriminator(fake.detach())).mean()) / 2
         self.optimizers["D"].zero_grad(set_to_none=True)
         loss_D.backward()
         self.optimizers["D"].step()
-        loss_G = F.softplus(-discriminator(fake)).mean()
+        with self._autocast():
+            loss_G = F.softplus(-discriminator(fake)).mean()
         gradients = torch.autograd.grad(loss_G, self.generator_parameters)
         for parameter, gradient in zip(self.generator_parameters, gradients, strict=True):
             parameter.grad = gradient
         self.optimizers["G"].step()
         return loss_D.detach(), loss_G.detach()
 
+    def _autocast(self):
+        return torch.autocast(DEVICE.type, torch.bfloat16, enabled=self.mixed_precision)
+
+    def _to_device(self, array):
+        tensor = torch.from_numpy(array).to(DEVICE)
+        if tensor.dim() == 5 and self.memory_format is torch.channels_last:
+            # (steps, N, C, H, W) whose every step is a channels-last (N, C, H, W) batch
+            return tensor.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        return tensor
+
     def run(self, X, Z):
         self.generator.train()
         self.discriminator.train()
-        X, Z = torch.from_numpy(X).to(DEVICE), torch.from_numpy(Z).to(DEVICE)
+        X, Z = self._to_device(X), self._to_device(Z)
         losses = torch.stack([torch.stack(self._step(x, z)) for x, z in zip(X, Z, strict=True)])
         total_D, total_G = losses.sum(0).tolist()
         return total_D, total_G
