@@ -1,12 +1,11 @@
 """gan_backends: the d2l GAN and DCGAN on PyTorch, TensorFlow and MXNet, chosen at run time.
 
 The backend comes from ``GAN_BACKEND`` (``torch``, ``tensorflow`` or ``mxnet``); when it is
-unset, the first installed of torch, tensorflow, mxnet. Only that framework is imported, and only
-when it is first used. The NumPy-only modules (``datasets``, ``quality``, ``plots``) work with
-no framework installed.
+unset, the first installed of torch, tensorflow, mxnet. It is resolved, and its framework (only
+that one) imported, when first used: ``gan_backends.backend()``, an op, a model. An unknown or
+uninstalled name raises ``BackendError`` there, saying what fixes it. The NumPy-only modules
+(``datasets``, ``quality``, ``plots``) work with no framework installed.
 """
-
-import os
 
 from gan_backends import selection
 from gan_backends.models import discriminate, generate
@@ -30,9 +29,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-
-if os.environ.get(selection.ENV_VAR, "").strip():
-    selection.current_name()  # an unknown or uninstalled GAN_BACKEND fails here, at import
 
 
 def backend() -> str:

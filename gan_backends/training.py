@@ -3,6 +3,7 @@
 One semantic everywhere (d2l 20.1 and 20.2, with the reductions made equal):
 
 - each step updates the discriminator once, then the generator once, on the same noise;
+- the data are copied to the device once per ``fit``; each step gathers its batch there;
 - the discriminator loss is ``(BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2`` and the generator loss
   ``BCE(D(G(z)), 1)``, binary cross-entropy on logits, each the *mean* over the batch;
 - Adam with the same ``beta1``, ``beta2`` and ``epsilon`` (1e-8; Keras' default is 1e-7) on
@@ -89,7 +90,8 @@ class Trainer:
         Z = check_batch(Z, self.noise_shape, "Z")
         if len(X) != len(Z):
             raise ValueError(f"X and Z must hold as many examples; got {len(X)} and {len(Z)}")
-        loss_D, loss_G = self._run(X[None], Z[None])
+        self._step.load_data(X)
+        loss_D, loss_G = self._run(np.arange(len(X))[None], Z[None])
         return float(loss_D), float(loss_G)
 
     def fit(
@@ -115,15 +117,16 @@ class Trainer:
             raise ValueError(f"batch_size must be between 1 and len(data)={len(data)}")
         steps = len(data) // batch_size
         bar = ProgressBar(epochs, steps, self.epoch) if progress else None
+        self._step.load_data(data)
         while self.epoch < epochs:
-            order = self.rng.permutation(len(data))[: steps * batch_size]
-            X = data[order].reshape(steps, batch_size, *self.data_shape)
+            batches = self.rng.permutation(len(data))[: steps * batch_size]
+            batches = batches.reshape(steps, batch_size)
             Z = self.rng.standard_normal((steps, batch_size, *self.noise_shape), np.float32)
             start = time.perf_counter()
             totals = np.zeros(2)
             chunk = steps if bar is None else bar.chunk
             for first in range(0, steps, chunk):
-                totals += self._run(X[first : first + chunk], Z[first : first + chunk])
+                totals += self._run(batches[first : first + chunk], Z[first : first + chunk])
                 if bar:
                     done = min(first + chunk, steps)
                     bar.update(done, totals / done)
@@ -139,9 +142,10 @@ class Trainer:
                 on_epoch_end(self)
         return self.history
 
-    def _run(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """``len(X)`` steps; the sums of their (loss_D, loss_G)."""
-        totals = np.array(self._step.run(X, Z))
+    def _run(self, batches: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """One step per row of ``batches`` (indices into the loaded data); the sums of their
+        (loss_D, loss_G)."""
+        totals = np.array(self._step.run(batches, Z))
         if not np.isfinite(totals).all():
             raise FloatingPointError(
                 f"the losses became non-finite (loss_D, loss_G = {totals}) in epoch "

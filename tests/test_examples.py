@@ -67,9 +67,8 @@ def test_gan_example_flags_reach_the_trainer(backend, tmp_path):
 
 
 def test_cli_backend_flag_overrides_gan_backend(backend, tmp_path):
-    others = [name for name in ("torch", "tensorflow", "mxnet") if name != backend]
     command = ["-m", "gan_backends.cli", "train", "gan", "--backend", backend, "--epochs", "1"]
-    result = run([*command, "--out", str(tmp_path)], others[0])
+    result = run([*command, "--out", str(tmp_path)], "caffe")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "metrics.json").read_text())["backend"] == backend
 
@@ -80,6 +79,15 @@ def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("gan-backends: error:") and str(missing) in result.stderr
+
+
+def test_cli_names_an_unknown_gan_backend_in_one_line():
+    result = run(["-m", "gan_backends.cli", "info"], "caffe")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gan-backends: error: Unknown backend 'caffe' (from GAN_BACKEND or --backend). "
+        "Valid names: torch, tensorflow, mxnet."
+    )
 
 
 def test_info_lists_every_backend():

@@ -45,7 +45,7 @@ def test_importing_gan_backends_imports_no_framework_before_first_use():
 
 
 def test_unknown_backend_name_lists_the_valid_names():
-    result = run_python("import gan_backends", GAN_BACKEND="caffe")
+    result = run_python("import gan_backends as gb\ngb.backend()", GAN_BACKEND="caffe")
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert "Unknown backend 'caffe'" in last_line

@@ -55,11 +55,14 @@ class TrainStep:
         self.optimizers["G"].step(1)
         return loss_D, loss_G
 
-    def run(self, X, Z):
-        X, Z = mnp.array(X, ctx=CONTEXT), mnp.array(Z, ctx=CONTEXT)
+    def load_data(self, data):
+        self.data = mnp.array(data, ctx=CONTEXT)
+
+    def run(self, batches, Z):
+        batches, Z = mnp.array(batches, ctx=CONTEXT, dtype="int64"), mnp.array(Z, ctx=CONTEXT)
         total_D, total_G = mnp.zeros((), ctx=CONTEXT), mnp.zeros((), ctx=CONTEXT)
-        for i in range(X.shape[0]):
-            loss_D, loss_G = self._step(X[i], Z[i])
+        for i in range(batches.shape[0]):
+            loss_D, loss_G = self._step(mnp.take(self.data, batches[i], axis=0), Z[i])
             total_D = total_D + loss_D
             total_G = total_G + loss_G
         return float(total_D.item()), float(total_G.item())

@@ -49,16 +49,19 @@ class TrainStep:
         self.optimizers["G"].apply_gradients(zip(gradients, G_variables, strict=True))
         return loss_D, loss_G
 
-    def _steps(self, X, Z):
+    def _steps(self, data, batches, Z):
         total_D, total_G = tf.zeros(()), tf.zeros(())
-        for i in tf.range(tf.shape(X)[0]):
-            loss_D, loss_G = self._step(X[i], Z[i])
+        for i in tf.range(tf.shape(batches)[0]):
+            loss_D, loss_G = self._step(tf.gather(data, batches[i]), Z[i])
             total_D += loss_D
             total_G += loss_G
         return total_D, total_G
 
-    def run(self, X, Z):
-        total_D, total_G = self._run(tf.constant(X), tf.constant(Z))
+    def load_data(self, data):
+        self.data = tf.constant(data)
+
+    def run(self, batches, Z):
+        total_D, total_G = self._run(self.data, tf.constant(batches), tf.constant(Z))
         return float(total_D), float(total_G)
 
     def _moments(self, model, optimizer):

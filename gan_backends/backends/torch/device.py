@@ -9,6 +9,8 @@ __all__ = ["describe", "framework_version", "threads"]
 DEVICE = torch.device(
     "cuda" if torch.cuda.is_available() and os.environ.get("GAN_DEVICE") != "cpu" else "cpu"
 )
+if DEVICE.type == "cuda":
+    torch.backends.cudnn.benchmark = True  # the shapes never change within a run
 
 
 def describe():

@@ -66,19 +66,18 @@ class TrainStep:
     def _autocast(self):
         return torch.autocast(DEVICE.type, torch.bfloat16, enabled=self.mixed_precision)
 
-    def _to_device(self, array):
-        tensor = torch.from_numpy(array).to(DEVICE)
-        if tensor.dim() == 5 and self.memory_format is torch.channels_last:
-            # (steps, N, C, H, W) whose every step is a channels-last (N, C, H, W) batch
-            return tensor.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-        return tensor
+    def load_data(self, data):
+        self.data = torch.from_numpy(data).to(DEVICE)
 
-    def run(self, X, Z):
+    def run(self, batches, Z):
         self.generator.train()
         self.discriminator.train()
-        X, Z = self._to_device(X), self._to_device(Z)
-        losses = torch.stack([torch.stack(self._step(x, z)) for x, z in zip(X, Z, strict=True)])
-        total_D, total_G = losses.sum(0).tolist()
+        batches, Z = torch.from_numpy(batches).to(DEVICE), torch.from_numpy(Z).to(DEVICE)
+        losses = []
+        for batch, z in zip(batches, Z, strict=True):
+            x = self.data[batch].contiguous(memory_format=self.memory_format)
+            losses.append(torch.stack(self._step(x, z)))
+        total_D, total_G = torch.stack(losses).sum(0).tolist()
         return total_D, total_G
 
     def _moments(self, model, optimizer):
