@@ -121,6 +121,7 @@ class Settings:
     steps: int
     repeats: int
     threads: int | None
+    mixed_precision: bool = False
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -147,7 +148,8 @@ class Settings:
             "--width", str(self.width), "--steps", str(self.steps),
             "--repeats", str(self.repeats),
         ]  # fmt: skip
-        return arguments + (["--threads", str(self.threads)] if self.threads else [])
+        arguments += ["--threads", str(self.threads)] if self.threads else []
+        return arguments + (["--mixed-precision"] if self.mixed_precision else [])
 
 
 def training_data(settings: Settings) -> np.ndarray:
@@ -295,7 +297,7 @@ def library_side(backend_module: Any, settings: Settings, data: np.ndarray) -> S
     hyperparameters = HYPERPARAMETERS[settings.model]
     trainer = gb.Trainer(
         generator, discriminator, lr_D=hyperparameters.lr_D, lr_G=hyperparameters.lr_G,
-        beta1=hyperparameters.beta1, seed=0,
+        beta1=hyperparameters.beta1, seed=0, mixed_precision=settings.mixed_precision,
     )  # fmt: skip
 
     def run_epoch() -> tuple[float, float]:
@@ -456,6 +458,8 @@ def native_tensorflow(settings: Settings, data: np.ndarray) -> Side:
         net_D = keras.Sequential([*discriminator_layers, layers.Conv2D(1, 4, use_bias=False)])
         data = data.transpose(0, 2, 3, 1)  # channels-last, as TensorFlow convolves on a CPU
     latent_shape = settings.latent_shape[::-1]  # DCGAN noise (1, 1, latent_dim), channels-last
+    # Keras averages over the last axis, here the batch, so "sum" is a batch mean: the seed
+    # multiplies by the batch size to get PyTorch's sum.
     loss = keras.losses.BinaryCrossentropy(from_logits=True, reduction="sum")
     hyperparameters = HYPERPARAMETERS[settings.model]
     optimizer_D = keras.optimizers.Adam(
@@ -475,16 +479,19 @@ def native_tensorflow(settings: Settings, data: np.ndarray) -> Side:
         with tf.GradientTape() as tape:
             real_Y = net_D(X, training=True)
             fake_Y = net_D(fake_X, training=True)
-            loss_D = (loss(ones, tf.squeeze(real_Y)) + loss(zeros, tf.squeeze(fake_Y))) / 2
+            loss_D = (
+                (loss(ones, tf.squeeze(real_Y)) + loss(zeros, tf.squeeze(fake_Y))) * batch_size / 2
+            )
         gradients = tape.gradient(loss_D, net_D.trainable_variables)
         optimizer_D.apply_gradients(zip(gradients, net_D.trainable_variables, strict=True))
         return loss_D
 
     def update_generator(Z):
-        ones = tf.ones((Z.shape[0],))
+        batch_size = Z.shape[0]
+        ones = tf.ones((batch_size,))
         with tf.GradientTape() as tape:
             fake_Y = net_D(net_G(Z, training=True), training=True)
-            loss_G = loss(ones, tf.squeeze(fake_Y))
+            loss_G = loss(ones, tf.squeeze(fake_Y)) * batch_size
         gradients = tape.gradient(loss_G, net_G.trainable_variables)
         optimizer_G.apply_gradients(zip(gradients, net_G.trainable_variables, strict=True))
         return loss_G
@@ -772,6 +779,7 @@ def print_report(
         f"{what}, batch {settings.batch_size}, {settings.steps} steps per timed epoch, median of "
         f"{settings.repeats} (library and native alternating, one warm-up epoch each), "
         f"--device {settings.device}"
+        + (", library in mixed precision" if settings.mixed_precision else "")
     )
     print(
         f"{'backend':<11} {'version':<12} {'device lib/nat':<16} {'threads':>7} "
@@ -872,13 +880,12 @@ def parse_mapping(text: str, option: str) -> dict[str, str]:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Examples/sec of the library's training step against the seed's native code.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", choices=MODELS, default="gan")
+    parser.add_argument("--model", choices=MODELS, default="gan", help="default gan")
     parser.add_argument(
         "--backends", help="comma-separated (default: every installed one and every --python one)"
     )
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default cpu")
     parser.add_argument("--batch-size", type=int, help="default 8 (gan), 64 (dcgan)")
     parser.add_argument("--image-size", type=int, choices=sorted(DCGAN_BLOCKS), help="default 64")
     parser.add_argument("--width", type=int, help="DCGAN channels of the narrowest block (64)")
@@ -889,6 +896,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--smoke", action="store_true", help="tiny settings that check everything runs"
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="the library side in bfloat16 with channels-last images (PyTorch; for GPUs)",
     )
     parser.add_argument(
         "--memory",
@@ -929,6 +941,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         steps=pick("steps", DEFAULT_STEPS[args.model]),
         repeats=pick("repeats", 5),
         threads=args.threads,
+        mixed_precision=args.mixed_precision,
     )
     for name in ("batch_size", "width", "steps", "repeats"):
         if getattr(settings, name) < 1:
