@@ -7,9 +7,9 @@ module does not change how pyplot behaves elsewhere (e.g. in a notebook). Each f
 the parent folders of ``path`` and returns it as a ``pathlib.Path``.
 
 Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so their pixel sizes
-are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``gan_figure`` 600x800,
-``plot_curves`` 1000x400, ``compare_figure`` 1000 (or 450 per grid, if wider) x 400 plus the
-height of the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
+are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
+per grid, if wider) x 400 plus the height of the grid row, ``plot_functions`` 400x350 per panel,
+at most 3 panels per row.
 
 Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
 HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
@@ -36,9 +36,7 @@ __all__ = [
     "DPI",
     "GAP",
     "compare_figure",
-    "gan_figure",
     "image_grid",
-    "plot_curves",
     "plot_functions",
     "plot_gaussian",
     "plot_losses",
@@ -122,22 +120,6 @@ def plot_gaussian(real: np.ndarray, fake: np.ndarray, path: str | Path, title: s
     return _save(fig, path)
 
 
-def gan_figure(
-    loss_D: Sequence[float],
-    loss_G: Sequence[float],
-    real: np.ndarray,
-    fake: np.ndarray,
-    path: str | Path,
-    title: str = "",
-) -> Path:
-    """The d2l GAN chapter's figure: losses on top, real vs generated points below; 600x800."""
-    fig = _figure(6, 8, title)
-    top, bottom = fig.subplots(2, 1)
-    _draw_losses(top, loss_D, loss_G)
-    _draw_scatter(bottom, real, fake)
-    return _save(fig, path)
-
-
 def image_grid(images: np.ndarray, rows: int = 3, cols: int = 7) -> np.ndarray:
     """Tile the first ``rows * cols`` NCHW images in [-1, 1] into one HWC uint8 RGB image.
 
@@ -171,13 +153,6 @@ def save_image_grid(images: np.ndarray, path: str | Path, rows: int = 3, cols: i
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path, format="PNG")
     return path
-
-
-def plot_curves(curves: Curves, path: str | Path, title: str = "") -> Path:
-    """Compare backends: ``{name: (loss_D, loss_G)}`` overlaid, two panels; 1000x400 PNG."""
-    fig = _figure(10, 4, title)
-    _draw_curves(fig.subplots(1, 2), curves)
-    return _save(fig, path)
 
 
 def compare_figure(

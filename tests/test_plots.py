@@ -11,9 +11,7 @@ from PIL import Image
 from gan_backends.plots import (
     GAP,
     compare_figure,
-    gan_figure,
     image_grid,
-    plot_curves,
     plot_functions,
     plot_gaussian,
     plot_losses,
@@ -82,28 +80,13 @@ def test_plot_gaussian_rejects_points_that_are_not_2d(tmp_path):
         plot_gaussian(np.zeros((10, 3)), gaussian_points(10, 0), tmp_path / "bad.png")
 
 
-def test_gan_figure_has_losses_on_top_and_points_below(tmp_path):
-    path = gan_figure(
-        LOSS_D, LOSS_G, gaussian_points(100, 0), gaussian_points(100, 1), tmp_path / "gan.png"
-    )
-    image = open_png(path)
-    assert image.size == (600, 800)
-    pixels = np.asarray(image)
-    top, bottom = pixels[:400], pixels[400:]
-    assert count_near(top, BLUE) > 50 and count_near(top, ORANGE) > 50
-    assert count_near(top, on_white(BLUE, 0.6), tolerance=10) < count_near(
-        bottom, on_white(BLUE, 0.6), tolerance=10
-    )
-    assert count_near(bottom, on_white(ORANGE, 0.6)) > 100
-
-
-def test_plot_curves_overlays_one_line_per_backend_in_both_panels(tmp_path):
+def test_compare_figure_overlays_one_line_per_backend_in_both_panels(tmp_path):
     curves = {
         "torch": (LOSS_D, LOSS_G),
         "tensorflow": ([v + 0.05 for v in LOSS_D], [v - 0.05 for v in LOSS_G]),
         "mxnet": (LOSS_D[:3], LOSS_G[:3]),
     }
-    image = open_png(plot_curves(curves, tmp_path / "curves.png", title="compare"))
+    image = open_png(compare_figure(curves, None, tmp_path / "curves.png", title="compare"))
     assert image.size == (1000, 400)
     pixels = np.asarray(image)
     for panel in (pixels[:, :500], pixels[:, 500:]):
