@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -119,17 +120,19 @@ def build_trainer(config: Config) -> Trainer:
     )  # fmt: skip
 
 
-def sample_quality(config: Config, trainer: Trainer, data: np.ndarray) -> dict[str, Any]:
-    """The framework-neutral quality of the generator now (see :mod:`gan_backends.quality`)."""
+def quality_meter(config: Config, data: np.ndarray) -> Callable[[models.Model], dict[str, Any]]:
+    """A function that scores a generator, framework-neutrally (:mod:`gan_backends.quality`);
+    what depends on the data alone (noise, real sample, SWD floor) is prepared once."""
     if config.model == "gan":
-        fake = models.generate(trainer.generator, fixed_noise(config))
         mean, cov = datasets.gaussian_moments()
-        return quality.gaussian_quality(fake, data, mean, cov)
+        noise = fixed_noise(config)
+        return lambda G: quality.gaussian_quality(models.generate(G, noise), data, mean, cov)
     rng = np.random.default_rng([config.seed, 2])
     count = min(IMAGE_QUALITY_SAMPLES, len(data))
-    noise = rng.standard_normal((count, *trainer.noise_shape), np.float32)
+    noise = rng.standard_normal((count, *config.networks()[0].input_shape), np.float32)
     real = data[rng.choice(len(data), count, replace=False)]
-    return quality.image_quality(models.generate(trainer.generator, noise), real, seed=config.seed)
+    floor = quality.swd_floor(real, seed=config.seed)
+    return lambda G: quality.image_quality(models.generate(G, noise), real, config.seed, floor)
 
 
 def initial_weights(config: Config) -> dict[str, np.ndarray]:
@@ -162,6 +165,7 @@ def run(
         with np.load(initial) as archive:
             set_weights(trainer.generator, _group(archive, "G/"))
             set_weights(trainer.discriminator, _group(archive, "D/"))
+    measure = quality_meter(config, data)
     quality_history: list[dict[str, Any]] = []
     if resume:
         quality_history = _resume(config, trainer, checkpoint_path)
@@ -189,7 +193,7 @@ def run(
         }
 
     def end_of_epoch(trainer: Trainer) -> None:
-        quality_history.append({"epoch": trainer.epoch, **sample_quality(config, trainer, data)})
+        quality_history.append({"epoch": trainer.epoch, **measure(trainer.generator)})
         if config.model == "dcgan":
             fake = models.generate(trainer.generator, fixed_noise(config))
             grid = out / f"samples_epoch{trainer.epoch:03d}.png"
@@ -206,7 +210,7 @@ def run(
     fake = models.generate(trainer.generator, fixed_noise(config))
     if config.model == "gan":
         plots.plot_gaussian(data[:GAN_SAMPLES], fake, out / "samples.png", title)
-        last = quality_history[-1] if quality_history else sample_quality(config, trainer, data)
+        last = quality_history[-1] if quality_history else measure(trainer.generator)
         mean, cov = datasets.gaussian_moments()
         result |= {
             "learned_mean": last["learned_mean"],

@@ -380,16 +380,21 @@ def swd_floor(real: np.ndarray, seed: int = 0, **kwargs: Any) -> dict[str, float
 
 
 def image_quality(
-    fake: np.ndarray, real: np.ndarray, seed: int = 0, **kwargs: Any
+    fake: np.ndarray,
+    real: np.ndarray,
+    seed: int = 0,
+    floor: dict[str, float] | None = None,
+    **kwargs: Any,
 ) -> dict[str, float]:
     """SWD of fake vs real images, with the real set's floor for reference.
 
     Returns ``swd`` (``swd_mean`` of fake vs real), ``swd_floor`` (``swd_mean`` of
     ``swd_floor(real)``), and per level ``swd_<res>`` and ``swd_floor_<res>``. ``kwargs`` go to
-    ``sliced_wasserstein`` for both measurements.
+    ``sliced_wasserstein`` for both measurements. ``floor``, a ``swd_floor(real, seed,
+    **kwargs)`` result, is reused instead of measured again (it depends on ``real`` alone).
     """
     swd = sliced_wasserstein(fake, real, seed=seed, **kwargs)
-    floor = swd_floor(real, seed=seed, **kwargs)
+    floor = dict(floor or swd_floor(real, seed=seed, **kwargs))
     result = {"swd": swd.pop("swd_mean"), "swd_floor": floor.pop("swd_mean")}
     result.update(swd)
     result.update({key.replace("swd_", "swd_floor_", 1): value for key, value in floor.items()})

@@ -270,3 +270,12 @@ def test_gaussian_quality_combines_fit_and_energy_distance():
         **gaussian_fit(fake, TRUE_MEAN, TRUE_COV),
         "energy_distance": energy_distance(fake, real),
     }
+
+
+def test_image_quality_reuses_a_precomputed_floor_exactly():
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (8, 3, 16, 16)).astype(np.float32)
+    fake = rng.uniform(-1, 1, (8, 3, 16, 16)).astype(np.float32)
+    floor = swd_floor(real, seed=3)
+    assert image_quality(fake, real, seed=3, floor=floor) == image_quality(fake, real, seed=3)
+    assert swd_floor(real, seed=3) == floor
