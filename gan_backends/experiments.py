@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -109,11 +109,12 @@ def fixed_noise(config: Config) -> np.ndarray:
     return rng.standard_normal((count, *generator.input_shape), np.float32)
 
 
-def build_trainer(config: Config) -> Trainer:
-    """Fresh networks, initialised from ``config.seed``, and their trainer."""
-    generator_network, discriminator_network = config.networks()
-    generator = models.build(generator_network, seed=config.seed)
-    discriminator = models.build(discriminator_network, seed=config.seed + 1)
+def build_trainer(config: Config, weights: Mapping[str, np.ndarray]) -> Trainer:
+    """Networks for ``config`` holding ``weights`` (``G/<name>``, ``D/<name>``, as made by
+    :func:`initial_weights`), and their trainer."""
+    generator, discriminator = (models.build(network) for network in config.networks())
+    set_weights(generator, _group(weights, "G/"))
+    set_weights(discriminator, _group(weights, "D/"))
     return Trainer(
         generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
         compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
@@ -160,11 +161,12 @@ def run(
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
     data = load_data(config)
-    trainer = build_trainer(config)
-    if initial is not None:
+    if initial is None:
+        weights = initial_weights(config)
+    else:
         with np.load(initial) as archive:
-            set_weights(trainer.generator, _group(archive, "G/"))
-            set_weights(trainer.discriminator, _group(archive, "D/"))
+            weights = dict(archive.items())
+    trainer = build_trainer(config, weights)
     measure = quality_meter(config, data)
     quality_history: list[dict[str, Any]] = []
     if resume:
@@ -254,8 +256,8 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
     return list(checkpoint.config.get("quality", []))
 
 
-def _group(archive: Any, prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix) :]: archive[k] for k in archive.files if k.startswith(prefix)}
+def _group(weights: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:

@@ -60,6 +60,7 @@ def load(name: str) -> ModuleType:
     """Import backend ``name`` (once) and return its package."""
     if name not in _loaded:
         name = resolve(name)
+    if name not in _loaded:
         _loaded[name] = importlib.import_module(f"gan_backends.backends.{name}")
     return _loaded[name]
 
