@@ -3,7 +3,6 @@
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gan_backends.architectures import (
@@ -31,16 +30,21 @@ class BiasedBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose moving variance tracks the biased batch variance, as in Keras and MXNet.
 
     PyTorch's own layer updates it with the unbiased variance; normalisation itself is the same.
+    The batch variance comes from the kernel's saved inverse standard deviation, not a second
+    pass over the activations.
     """
 
     def forward(self, x):
         if not self.training:
             return super().forward(x)
+        y, mean, inverse_std = torch.native_batch_norm(
+            x, self.weight, self.bias, None, None, True, 0.0, self.eps
+        )
         with torch.no_grad():
-            var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)
+            variance = (inverse_std.float() ** -2 - self.eps).clamp_(min=0.0)
             self.running_mean.lerp_(mean.float(), self.momentum)
-            self.running_var.lerp_(var.float(), self.momentum)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            self.running_var.lerp_(variance, self.momentum)
+        return y
 
 
 def _layer(spec):
