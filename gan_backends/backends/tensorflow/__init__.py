@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow turns its oneDNN kernels on by default only on some Intel CPUs; elsewhere (this
+# project's AMD machines) its convolutions run 1.4x slower without them.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from gan_backends.backends.tensorflow import device, nn, ops, trainer
 
