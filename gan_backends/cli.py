@@ -49,7 +49,9 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
     parser.add_argument("--latent-dim", type=int, help="noise size: 2 (gan), 100 (dcgan)")
     parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
     parser.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
-    parser.add_argument("--eager", action="store_true", help="no tf.function / hybridize")
+    parser.add_argument(
+        "--eager", action="store_true", help="no torch.compile, tf.function or hybridize"
+    )
     parser.add_argument(
         "--mixed-precision", action="store_true", help="bfloat16 forward passes (PyTorch, GPU)"
     )

@@ -51,10 +51,10 @@ class History:
 class Trainer:
     """Adam on a generator and a discriminator of one backend, with the module's semantic.
 
-    ``compiled=False`` runs the step eagerly (no ``tf.function``, no ``hybridize``) for
-    debugging; PyTorch runs eagerly either way. ``mixed_precision=True`` computes the forward
-    passes in bfloat16 (weights, Adam and batch-norm statistics stay float32) with channels-last
-    images: for GPUs, and on PyTorch only (the others raise NotImplementedError).
+    ``compiled=False`` runs the step eagerly (no ``torch.compile``, ``tf.function`` or
+    ``hybridize``) for debugging. ``mixed_precision=True`` computes the forward passes in
+    bfloat16 (weights, Adam and batch-norm statistics stay float32): for GPUs, and on PyTorch
+    only (the others raise NotImplementedError).
     """
 
     def __init__(

@@ -1,6 +1,9 @@
 """d2l 20.1's GAN: the same networks, numbers and training on every backend."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +11,9 @@ import pytest
 
 import gan_backends as gb
 from gan_backends import datasets, models
+from tests.conftest import require_backends
 
+ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "gan_20_steps.json"
 STEPS, BATCH = 20, 8
 
@@ -105,6 +110,33 @@ def test_eager_and_compiled_steps_agree(backend):
         noise = np.random.default_rng(1).standard_normal((16, 2), np.float32)
         results.append([trainer.step(data[:8], noise[:8]), trainer.step(data[8:], noise[8:])])
     np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+
+
+MISSING_COMPILER_RUN = """
+import numpy as np
+import gan_backends as gb
+from gan_backends import models
+trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator())
+trainer.step(np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32))
+"""
+
+
+def test_torch_without_a_cpu_compiler_says_how_to_train_anyway(tmp_path):
+    require_backends("torch")
+    environment = dict(
+        os.environ, GAN_BACKEND="torch", GAN_DEVICE="cpu", CXX="no-such-compiler++",
+        TORCHINDUCTOR_CACHE_DIR=str(tmp_path),  # nothing compiled before, to reuse
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-c", MISSING_COMPILER_RUN],
+        env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    message = completed.stderr.strip().splitlines()[-1]
+    assert "no-such-compiler++" in completed.stderr
+    assert "RuntimeError: torch.compile could not build the training step" in completed.stderr
+    assert "compiled=False" in message and "--eager" in message
 
 
 def test_twenty_epochs_learn_the_mean(backend):

@@ -110,8 +110,15 @@ class TrainStep:
             model.train()  # sampling between epochs puts them in inference mode
         batches, Z = torch.from_numpy(batches).to(DEVICE), torch.from_numpy(Z).to(DEVICE)
         totals = torch.zeros(2, device=DEVICE)
-        for batch, z in zip(batches, Z, strict=True):
-            self.train_step(self.data, batch, z, totals)
+        try:
+            for batch, z in zip(batches, Z, strict=True):
+                self.train_step(self.data, batch, z, totals)
+        except torch._dynamo.exc.BackendCompilerFailed as error:
+            raise RuntimeError(
+                f"torch.compile could not build the training step: {error}\nInstall what it "
+                "names (on a CPU, a C++ compiler such as g++), or train without compiling: "
+                "Trainer(..., compiled=False), or --eager on the command line"
+            ) from error
         total_D, total_G = totals.tolist()
         return total_D, total_G
 
