@@ -40,6 +40,31 @@ def test_the_seeds_shape_checks_hold_in_nchw(backend):
     assert logits.shape == (1,)
 
 
+@pytest.mark.parametrize(
+    "block, strides, padding, size",
+    [
+        (models.d_block, 2, 1, 16),  # padding PyTorch's way is TensorFlow's "same"
+        (models.d_block, 2, 1, 15),  # an odd input, where it is not
+        (models.d_block, 1, 1, 8),
+        (models.g_block, 2, 1, 8),
+        (models.g_block, 1, 2, 8),
+    ],
+)
+def test_every_padding_computes_the_same_block_everywhere(
+    all_backends, block, strides, padding, size
+):
+    x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
+    weights, outputs = None, {}
+    for name in all_backends:
+        gb.set_backend(name)
+        model = block(4, strides=strides, padding=padding, size=size)
+        weights = weights or gb.get_weights(model)
+        gb.set_weights(model, weights)
+        outputs[name] = models.forward(model, x, training=True)
+    for name, output in outputs.items():
+        np.testing.assert_allclose(output, outputs[all_backends[0]], atol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize("size", [16, 32])
 def test_smaller_images_drop_blocks_from_the_same_family(backend, size):
     G = models.dcgan_generator(latent_dim=10, width=4, image_size=size)

@@ -28,19 +28,32 @@ ACTIVATIONS = {
 KERNEL_AXES = (2, 3, 1, 0)  # (out, in, k, k) -> (k, k, in, out); transposed: (k, k, out, in)
 
 
-def _layers(spec):
+def _conv(spec, size):
+    """Keras layers for a convolution spec whose input is ``size`` pixels square."""
+    p, k, s = spec.padding, spec.kernel_size, spec.stride
+    conv = keras.layers.Conv2DTranspose if spec.transposed else keras.layers.Conv2D
+    # "same" pads k - s in all, the half before first: PyTorch's symmetric padding when that is
+    # 2p, and it saves copying the activations into a padded (or out of a cropped) tensor.
+    if p and k - s == 2 * p and (spec.transposed or size % s == 0):
+        return [conv(spec.out_channels, k, s, "same", use_bias=False, name=spec.name)]
+    layer = conv(spec.out_channels, k, s, use_bias=False, name=spec.name)
+    if not p:
+        return [layer]
+    if spec.transposed:
+        return [layer, keras.layers.Cropping2D(p, name=f"{spec.name}_crop")]
+    return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), layer]
+
+
+def _output_size(spec, size):
+    p, k, s = spec.padding, spec.kernel_size, spec.stride
+    return (size - 1) * s - 2 * p + k if spec.transposed else (size + 2 * p - k) // s + 1
+
+
+def _layers(spec, size):
     if isinstance(spec, Dense):
         return [keras.layers.Dense(spec.out_features, name=spec.name)]
     if isinstance(spec, Conv):
-        # Explicit padding and cropping reproduce PyTorch's symmetric `padding` exactly.
-        p, k, s = spec.padding, spec.kernel_size, spec.stride
-        if spec.transposed:
-            conv = keras.layers.Conv2DTranspose(
-                spec.out_channels, k, s, use_bias=False, name=spec.name
-            )
-            return [conv, keras.layers.Cropping2D(p, name=f"{spec.name}_crop")] if p else [conv]
-        conv = keras.layers.Conv2D(spec.out_channels, k, s, use_bias=False, name=spec.name)
-        return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), conv] if p else [conv]
+        return _conv(spec, size)
     if isinstance(spec, BatchNorm):
         return [
             keras.layers.BatchNormalization(
@@ -56,8 +69,11 @@ def build(network):
     layers = [keras.Input(shape=network.input_shape)]
     if network.is_image:
         layers.append(keras.layers.Permute((2, 3, 1), name="to_channels_last"))
+    size = network.input_shape[-1]
     for spec in network.layers:
-        layers.extend(_layers(spec))
+        layers.extend(_layers(spec, size))
+        if isinstance(spec, Conv):
+            size = _output_size(spec, size)
     if network.is_image:
         layers.append(keras.layers.Permute((3, 1, 2), name="to_channels_first"))
     model = keras.Sequential(layers, name=network.name)
