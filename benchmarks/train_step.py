@@ -22,9 +22,10 @@ Each backend runs in a fresh subprocess (the frameworks' thread pools interfere 
 and ``--python`` can give each backend its own interpreter). In it, both sides warm up for one
 epoch (tracing, hybridisation, allocators), then they alternate, library then native, for
 ``--repeats`` epochs each; a side's examples/sec is the median over its repeats. The thread
-counts are the frameworks' own unless ``--threads`` is given; the library's MXNet backend sets
-OMP_NUM_THREADS to the core count before importing MXNet, so the native MXNet code, in the same
-process, runs with as many threads.
+counts are the frameworks' own unless ``--threads`` is given. The library's MXNet backend sets
+OMP_NUM_THREADS to the core count before importing MXNet, and its TensorFlow backend sets
+TF_ENABLE_ONEDNN_OPTS=1 before importing TensorFlow, so the native code, in the same process,
+runs with as many threads and the same kernels.
 
 The ratios printed: library/native, and the library against the seed's examples/sec in the
 task's baseline table (the same framework's number, and PyTorch's), where the configuration
