@@ -3,7 +3,8 @@
 Each call into MXNet costs tens of microseconds, which on the 2-D GAN outweighs the arithmetic,
 so a step makes few of them: the generator, each loss with its discriminator passes, each
 backward, and one multi-tensor Adam update per network. The batches and noise of a ``run`` are
-gathered and split once, and the losses summed once at its end.
+gathered and split a few megabytes at a time, not per step, and the losses summed once at its
+end.
 """
 
 import math
@@ -17,6 +18,8 @@ from gan_backends.backends.mxnet.nn import slots
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
+
+GATHER_BYTES = 1 << 24
 
 
 def _softplus(F, x):
@@ -79,7 +82,6 @@ class TrainStep:
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with mxnet")
-        self.generator = generator
         self.models = {"D": discriminator, "G": generator}
         self.loss_D = DiscriminatorLoss(discriminator)
         self.loss_G = GeneratorLoss(discriminator)
@@ -93,7 +95,7 @@ class TrainStep:
 
     def _step(self, x, z):
         with autograd.record():
-            fake = self.generator(z)
+            fake = self.models["G"](z)
             loss_D = self.loss_D(x, fake.detach())
         loss_D.backward()
         self.optimizers["D"].step()
@@ -106,13 +108,21 @@ class TrainStep:
     def load_data(self, data):
         self.data = mnp.array(data, ctx=CONTEXT)
 
+    def _batches(self, batches, Z):
+        """(x, z) of each step, gathered and split at most GATHER_BYTES of data at a time."""
+        example_bytes = self.data.dtype.itemsize * self.data.size // self.data.shape[0]
+        steps = max(1, GATHER_BYTES // (example_bytes * batches.shape[1]))
+        for first in range(0, len(batches), steps):
+            indices, noise = batches[first : first + steps], Z[first : first + steps]
+            count = len(indices)
+            indices = mnp.array(indices.reshape(-1), ctx=CONTEXT, dtype="int64")
+            X = mnp.split(mnp.take(self.data, indices, axis=0), count)
+            noise = mnp.array(noise.reshape(-1, *noise.shape[2:]), ctx=CONTEXT)
+            yield from zip(X, mnp.split(noise, count), strict=True)
+
     def run(self, batches, Z):
-        steps = len(batches)
-        indices = mnp.array(batches.reshape(-1), ctx=CONTEXT, dtype="int64")
-        X = mnp.split(mnp.take(self.data, indices, axis=0), steps)
-        Z = mnp.split(mnp.array(Z.reshape(-1, *Z.shape[2:]), ctx=CONTEXT), steps)
         losses = []
-        for x, z in zip(X, Z, strict=True):
+        for x, z in self._batches(batches, Z):
             losses.extend(self._step(x, z))
         total_D, total_G = mnp.stack(losses).reshape(-1, 2).sum(axis=0).tolist()
         return total_D, total_G

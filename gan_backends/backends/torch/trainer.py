@@ -35,9 +35,8 @@ class TrainStep:
             model.to(memory_format=self.memory_format)
             # Detached views share the modules' storage: updating them updates the modules.
             self.parameters[role] = {k: p.detach() for k, p in model.named_parameters()}
-            self.buffers[role] = {
-                k: b for k, b in model.named_buffers() if b.is_floating_point()
-            }  # fmt: skip
+            buffers = model.named_buffers()
+            self.buffers[role] = {k: b for k, b in buffers if b.is_floating_point()}
             native_names = {id(p): k for k, p in model.named_parameters()}
             self.canonical_names[role] = {
                 native_names[id(tensor)]: (name, axes)
