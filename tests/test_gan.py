@@ -139,6 +139,27 @@ def test_torch_without_a_cpu_compiler_says_how_to_train_anyway(tmp_path):
     assert "compiled=False" in message and "--eager" in message
 
 
+def test_mxnet_gathering_batches_in_pieces_trains_as_gathering_them_whole(monkeypatch):
+    require_backends("mxnet")
+    from gan_backends.backends.mxnet import trainer as mxnet_trainer
+
+    previous = gb.backend()
+    gb.set_backend("mxnet")
+    try:
+        results = []
+        for gather_bytes in (mxnet_trainer.GATHER_BYTES, 1):  # a whole epoch, then one step
+            monkeypatch.setattr(mxnet_trainer, "GATHER_BYTES", gather_bytes)
+            G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+            history = gb.Trainer(G, D, seed=0).fit(datasets.gaussian(64, seed=0), 2, 8)
+            results.append((history.loss_D, history.loss_G, gb.get_weights(G)))
+    finally:
+        gb.set_backend(previous)
+    (*whole_losses, whole_weights), (*piece_losses, piece_weights) = results
+    np.testing.assert_allclose(whole_losses, piece_losses, rtol=1e-6)
+    for name, value in whole_weights.items():
+        np.testing.assert_allclose(value, piece_weights[name], rtol=1e-6, err_msg=name)
+
+
 def test_twenty_epochs_learn_the_mean(backend):
     data = datasets.gaussian(1000, seed=0)
     G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
