@@ -32,8 +32,9 @@ def _conv(spec, size):
     """Keras layers for a convolution spec whose input is ``size`` pixels square."""
     p, k, s = spec.padding, spec.kernel_size, spec.stride
     conv = keras.layers.Conv2DTranspose if spec.transposed else keras.layers.Conv2D
-    # "same" pads k - s in all, the half before first: PyTorch's symmetric padding when that is
-    # 2p, and it saves copying the activations into a padded (or out of a cropped) tensor.
+    # "same" pads k - s in all (on sizes the stride divides), half of it before: PyTorch's
+    # symmetric padding when that is 2p, without copying the activations into a padded (or out
+    # of a cropped) tensor.
     if p and k - s == 2 * p and (spec.transposed or size % s == 0):
         return [conv(spec.out_channels, k, s, "same", use_bias=False, name=spec.name)]
     layer = conv(spec.out_channels, k, s, use_bias=False, name=spec.name)
