@@ -23,6 +23,15 @@ def require_backends(*names: str) -> None:
         pytest.skip(message)
 
 
+def per_backend(names, compute):
+    """``compute()`` once with each named backend selected: {name: result}."""
+    results = {}
+    for name in names:
+        gb.set_backend(name)
+        results[name] = compute()
+    return results
+
+
 @pytest.fixture(params=list(BACKENDS))
 def backend(request):
     """Each backend in turn, selected for the test's duration."""

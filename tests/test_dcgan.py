@@ -15,6 +15,7 @@ from gan_backends import architectures, datasets, experiments, models
 from gan_backends.architectures import BatchNorm, Network
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
+from tests.conftest import per_backend
 
 GOLDEN = Path(__file__).parent / "golden" / "dcgan_small.npz"
 SMALL = {"latent_dim": 8, "width": 8, "image_size": 16}
@@ -54,13 +55,15 @@ def test_every_padding_computes_the_same_block_everywhere(
     all_backends, block, strides, padding, size
 ):
     x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
-    weights, outputs = None, {}
-    for name in all_backends:
-        gb.set_backend(name)
+    gb.set_backend(all_backends[0])
+    weights = gb.get_weights(block(4, strides=strides, padding=padding, size=size))
+
+    def forward():
         model = block(4, strides=strides, padding=padding, size=size)
-        weights = weights or gb.get_weights(model)
         gb.set_weights(model, weights)
-        outputs[name] = models.forward(model, x, training=True)
+        return models.forward(model, x, training=True)
+
+    outputs = per_backend(all_backends, forward)
     for name, output in outputs.items():
         np.testing.assert_allclose(output, outputs[all_backends[0]], atol=1e-5, err_msg=name)
 
@@ -136,10 +139,7 @@ def test_forward_matches_the_golden_outputs(backend):
 
 
 def test_forward_agrees_across_backends_in_both_modes(all_backends):
-    outputs = {}
-    for name in all_backends:
-        gb.set_backend(name)
-        outputs[name] = small_outputs()
+    outputs = per_backend(all_backends, small_outputs)
     for name in all_backends[1:]:
         for key, value in outputs[name].items():
             np.testing.assert_allclose(
@@ -153,10 +153,7 @@ def test_twenty_steps_follow_the_golden_trajectory(backend):
 
 
 def test_twenty_steps_agree_across_backends_moving_statistics_included(all_backends):
-    runs = {}
-    for name in all_backends:
-        gb.set_backend(name)
-        runs[name] = twenty_steps()
+    runs = per_backend(all_backends, twenty_steps)
     first_losses, first_weights = runs[all_backends[0]]
     for name in all_backends[1:]:
         losses, weights = runs[name]
@@ -219,12 +216,13 @@ def test_generator_checkpoints_are_portable_across_backends(all_backends, tmp_pa
     experiments.run(replace(TINY_RUN, epochs=1), tmp_path)
     checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
     noise = experiments.fixed_noise(TINY_RUN)
-    images = {}
-    for name in all_backends:
-        gb.set_backend(name)
+
+    def generate():
         G = models.build(TINY_RUN.networks()[0])
         gb.set_weights(G, checkpoint.generator)
-        images[name] = gb.generate(G, noise)
+        return gb.generate(G, noise)
+
+    images = per_backend(all_backends, generate)
     for name in all_backends[1:]:
         np.testing.assert_allclose(images[name], images[all_backends[0]], atol=1e-4, err_msg=name)
 

@@ -11,7 +11,7 @@ import pytest
 
 import gan_backends as gb
 from gan_backends import datasets, models
-from tests.conftest import require_backends
+from tests.conftest import per_backend, require_backends
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "gan_20_steps.json"
@@ -91,10 +91,7 @@ def test_twenty_steps_follow_the_golden_trajectory(backend):
 
 
 def test_twenty_steps_agree_across_backends_in_one_process(all_backends):
-    trajectories = {}
-    for name in all_backends:
-        gb.set_backend(name)
-        trajectories[name] = twenty_steps()
+    trajectories = per_backend(all_backends, twenty_steps)
     for name in all_backends[1:]:
         np.testing.assert_allclose(
             trajectories[name], trajectories[all_backends[0]], atol=1e-4, rtol=0, err_msg=name

@@ -17,7 +17,7 @@ class TrainStep:
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with tensorflow")
-        self.generator, self.discriminator = generator, discriminator
+        self.models = {"D": discriminator, "G": generator}
         self.optimizers = {
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
@@ -31,7 +31,7 @@ class TrainStep:
         return optimizer
 
     def _step(self, x, z):
-        generator, discriminator = self.generator, self.discriminator
+        generator, discriminator = self.models["G"], self.models["D"]
         D_variables, G_variables = discriminator.trainable_variables, generator.trainable_variables
         with tf.GradientTape() as G_tape:
             fake = generator(z, training=True)
@@ -64,26 +64,26 @@ class TrainStep:
         total_D, total_G = self._run(self.data, tf.constant(batches), tf.constant(Z))
         return float(total_D), float(total_G)
 
-    def _moments(self, model, optimizer):
-        for name, (variable, axes) in slots(model).items():
+    def _moments(self, role):
+        """(canonical name, axes, m, v) of each trainable variable of a network."""
+        optimizer = self.optimizers[role]
+        for name, (variable, axes) in slots(self.models[role]).items():
             if variable.trainable:
                 index = optimizer._get_variable_index(variable)
                 yield name, axes, optimizer._momentums[index], optimizer._velocities[index]
 
     def optimizer_state(self):
         state = {}
-        for role, model in (("D", self.discriminator), ("G", self.generator)):
-            optimizer = self.optimizers[role]
-            for name, axes, m, v in self._moments(model, optimizer):
+        for role, optimizer in self.optimizers.items():
+            for name, axes, m, v in self._moments(role):
                 state[f"{role}/{name}.m"] = to_canonical(np.asarray(m), axes)
                 state[f"{role}/{name}.v"] = to_canonical(np.asarray(v), axes)
             state[f"{role}/step"] = np.array(float(optimizer.iterations), np.float32)
         return state
 
     def load_optimizer_state(self, state):
-        for role, model in (("D", self.discriminator), ("G", self.generator)):
-            optimizer = self.optimizers[role]
-            for name, axes, m, v in self._moments(model, optimizer):
+        for role, optimizer in self.optimizers.items():
+            for name, axes, m, v in self._moments(role):
                 m.assign(to_native(state[f"{role}/{name}.m"], axes))
                 v.assign(to_native(state[f"{role}/{name}.v"], axes))
             optimizer.iterations.assign(int(state[f"{role}/step"]))
