@@ -1,4 +1,4 @@
-"""benchmarks/train_step.py runs, on every installed backend, and reports positive numbers.
+"""The benchmarks run, on every installed backend, and report positive numbers.
 
 A smoke run (tiny models, one thread, a few steps): it checks that the benchmark works, not how
 fast anything is.
@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 import gan_backends as gb
+from tests.conftest import require_backends
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "benchmarks" / "train_step.py"
+FLOOR_SCRIPT = REPO_ROOT / "benchmarks" / "mxnet_call_floor.py"
 
 
 @pytest.mark.parametrize("model", ["gan", "dcgan"])
@@ -45,3 +47,16 @@ def test_smoke_run_reports_every_installed_backend(model, tmp_path):
         if model == "dcgan":  # peak memory is measured for the DCGAN by default
             for side in ("library", "native"):
                 assert result["memory"][side]["rss_mib"] > 0
+
+
+def test_mxnet_call_floor_prints_its_ceiling_against_the_target():
+    require_backends("mxnet")
+    command = [sys.executable, str(FLOOR_SCRIPT), "--steps", "5"]
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]
+    for phase in ("recorded forward", "backward", "Adam update", "step", "target"):
+        assert phase in completed.stdout
+    ceiling = float(completed.stdout.split("ceiling / target = ")[1].split("x")[0])
+    assert ceiling > 0
