@@ -179,13 +179,12 @@ def forward_macs(network: Network) -> int:
         if isinstance(layer, Dense):
             macs += layer.in_features * layer.out_features
         elif isinstance(layer, Conv):
-            k, stride, padding = layer.kernel_size, layer.stride, layer.padding
-            if layer.transposed:  # every input pixel scatters a k x k x out_channels patch
-                macs += size * size * layer.in_channels * layer.out_channels * k * k
-                size = (size - 1) * stride - 2 * padding + k
-            else:
-                size = (size + 2 * padding - k) // stride + 1
-                macs += size * size * layer.in_channels * layer.out_channels * k * k
+            # A transposed convolution scatters a k x k patch from every input pixel, a plain
+            # one gathers one into every output pixel.
+            pixels = size if layer.transposed else layer.output_size(size)
+            k = layer.kernel_size
+            macs += pixels * pixels * layer.in_channels * layer.out_channels * k * k
+            size = layer.output_size(size)
     return macs
 
 

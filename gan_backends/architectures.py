@@ -77,6 +77,11 @@ class Conv:
         first, second = pair if self.transposed else pair[::-1]
         return {f"{self.name}.kernel": (first, second, k, k)}
 
+    def output_size(self, size: int) -> int:
+        """The side of the output for an input ``size`` pixels square (PyTorch's rule)."""
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (size - 1) * s - 2 * p + k if self.transposed else (size + 2 * p - k) // s + 1
+
     def initial_weights(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {
             name: rng.normal(0.0, INIT_STD, shape) for name, shape in self.weight_shapes().items()

@@ -168,6 +168,7 @@ def run(
             weights = dict(archive.items())
     trainer = build_trainer(config, weights)
     measure = quality_meter(config, data)
+    sample_noise = fixed_noise(config)
     quality_history: list[dict[str, Any]] = []
     if resume:
         quality_history = _resume(config, trainer, checkpoint_path)
@@ -197,7 +198,7 @@ def run(
     def end_of_epoch(trainer: Trainer) -> None:
         quality_history.append({"epoch": trainer.epoch, **measure(trainer.generator)})
         if config.model == "dcgan":
-            fake = models.generate(trainer.generator, fixed_noise(config))
+            fake = models.generate(trainer.generator, sample_noise)
             grid = out / f"samples_epoch{trainer.epoch:03d}.png"
             plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS)
         save_checkpoint(checkpoint_path, trainer, {**asdict(config), "quality": quality_history})
@@ -209,7 +210,7 @@ def run(
     result = metrics()
     title = f"{config.model} on {result['backend']}"
     plots.plot_losses(trainer.history.loss_D, trainer.history.loss_G, out / "losses.png", title)
-    fake = models.generate(trainer.generator, fixed_noise(config))
+    fake = models.generate(trainer.generator, sample_noise)
     if config.model == "gan":
         plots.plot_gaussian(data[:GAN_SAMPLES], fake, out / "samples.png", title)
         last = quality_history[-1] if quality_history else measure(trainer.generator)

@@ -45,11 +45,6 @@ def _conv(spec, size):
     return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), layer]
 
 
-def _output_size(spec, size):
-    p, k, s = spec.padding, spec.kernel_size, spec.stride
-    return (size - 1) * s - 2 * p + k if spec.transposed else (size + 2 * p - k) // s + 1
-
-
 def _layers(spec, size):
     if isinstance(spec, Dense):
         return [keras.layers.Dense(spec.out_features, name=spec.name)]
@@ -74,7 +69,7 @@ def build(network):
     for spec in network.layers:
         layers.extend(_layers(spec, size))
         if isinstance(spec, Conv):
-            size = _output_size(spec, size)
+            size = spec.output_size(size)
     if network.is_image:
         layers.append(keras.layers.Permute((3, 1, 2), name="to_channels_first"))
     model = keras.Sequential(layers, name=network.name)

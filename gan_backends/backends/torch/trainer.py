@@ -30,19 +30,13 @@ class TrainStep:
         self.memory_format = torch.preserve_format
         if generator.network.is_image:
             self.memory_format = torch.channels_last
-        self.parameters, self.buffers, self.canonical_names = {}, {}, {}
+        self.parameters, self.buffers = {}, {}
         for role, model in self.models.items():
             model.to(memory_format=self.memory_format)
             # Detached views share the modules' storage: updating them updates the modules.
             self.parameters[role] = {k: p.detach() for k, p in model.named_parameters()}
             buffers = model.named_buffers()
             self.buffers[role] = {k: b for k, b in buffers if b.is_floating_point()}
-            native_names = {id(p): k for k, p in model.named_parameters()}
-            self.canonical_names[role] = {
-                native_names[id(tensor)]: (name, axes)
-                for name, (tensor, axes) in slots(model).items()
-                if isinstance(tensor, torch.nn.Parameter)
-            }
         self.moments = {
             role: {key: {k: torch.zeros_like(p) for k, p in parameters.items()} for key in "mv"}
             for role, parameters in self.parameters.items()
@@ -121,20 +115,27 @@ class TrainStep:
         total_D, total_G = totals.tolist()
         return total_D, total_G
 
+    def _moments(self, role):
+        """(canonical name, axes, m, v) of each trainable parameter of a network."""
+        model, moments = self.models[role], self.moments[role]
+        native_names = {id(parameter): k for k, parameter in model.named_parameters()}
+        for name, (tensor, axes) in slots(model).items():
+            if id(tensor) in native_names:
+                native = native_names[id(tensor)]
+                yield name, axes, moments["m"][native], moments["v"][native]
+
     def optimizer_state(self):
         state = {}
-        for role, names in self.canonical_names.items():
+        for role in self.models:
+            for name, axes, m, v in self._moments(role):
+                state[f"{role}/{name}.m"] = to_canonical(m.cpu().numpy(), axes)
+                state[f"{role}/{name}.v"] = to_canonical(v.cpu().numpy(), axes)
             state[f"{role}/step"] = np.array(self.adam_steps.item(), np.float32)
-            for native, (name, axes) in names.items():
-                for key in "mv":
-                    value = self.moments[role][key][native].cpu().numpy()
-                    state[f"{role}/{name}.{key}"] = to_canonical(value, axes)
         return state
 
     def load_optimizer_state(self, state):
         self.adam_steps.fill_(float(state["D/step"]))
-        for role, names in self.canonical_names.items():
-            for native, (name, axes) in names.items():
-                for key in "mv":
-                    value = to_native(state[f"{role}/{name}.{key}"], axes)
-                    self.moments[role][key][native].copy_(torch.from_numpy(value))
+        for role in self.models:
+            for name, axes, m, v in self._moments(role):
+                m.copy_(torch.from_numpy(to_native(state[f"{role}/{name}.m"], axes)))
+                v.copy_(torch.from_numpy(to_native(state[f"{role}/{name}.v"], axes)))
