@@ -1,8 +1,9 @@
 """Training checkpoints: both networks' canonical weights, Adam's state, the epoch, the NumPy
 generator's state, the history and the run's settings, in one framework-neutral ``.npz``.
 
-Written atomically (a temporary file, then a rename), so a kill at any moment leaves the
-previous checkpoint intact. Any backend can read one written by any other.
+Written atomically (a temporary file, then a rename), so a kill or a full disk at any moment
+leaves the previous checkpoint intact. Any backend can read one written by any other; a damaged
+or foreign file raises :class:`~gan_backends.files.CorruptFileError` naming it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from gan_backends.files import CorruptFileError, read_npz, write_npz
 from gan_backends.training import History, Trainer
-from gan_backends.weights import get_weights, set_weights, write_npz_atomically
+from gan_backends.weights import get_weights, set_weights
 
 FORMAT = "gan_backends.checkpoint/1"
 
@@ -34,36 +36,49 @@ class Checkpoint:
 
 def save_checkpoint(path: str | os.PathLike, trainer: Trainer, config: dict[str, Any]) -> Path:
     """Write the trainer's whole state, with the run's ``config``, to ``path`` atomically."""
+    arrays = {f"G/{k}": v for k, v in get_weights(trainer.generator).items()}
+    arrays |= {f"D/{k}": v for k, v in get_weights(trainer.discriminator).items()}
+    arrays |= {f"optimizer/{k}": v for k, v in trainer.optimizer_state().items()}
     meta = {
         "format": FORMAT,
         "config": config,
         "epoch": trainer.epoch,
         "rng_state": trainer.rng.bit_generator.state,
         "history": trainer.history.as_dict(),
+        # The archive's checksums cover the arrays, not their names: record the names too.
+        "entries": sorted(arrays),
     }
-    arrays = {"meta": np.array(json.dumps(meta))}
-    arrays |= {f"G/{k}": v for k, v in get_weights(trainer.generator).items()}
-    arrays |= {f"D/{k}": v for k, v in get_weights(trainer.discriminator).items()}
-    arrays |= {f"optimizer/{k}": v for k, v in trainer.optimizer_state().items()}
-    return write_npz_atomically(path, arrays)
+    arrays["meta"] = np.array(json.dumps(meta))
+    return write_npz(path, arrays)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (on any backend)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        if "meta" not in archive.files:
-            raise ValueError(f"{path} is not a gan_backends checkpoint (no 'meta' entry)")
-        meta = json.loads(str(archive["meta"]))
-        groups: dict[str, dict[str, np.ndarray]] = {"G": {}, "D": {}, "optimizer": {}}
-        for key in archive.files:
-            group, _, name = key.partition("/")
-            if group in groups:
-                groups[group][name] = archive[key]
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {meta.get('format')!r}; expected {FORMAT!r}")
+    arrays = read_npz(path, "checkpoint")
+    if "meta" not in arrays:
+        raise CorruptFileError(
+            f"{path} is not a gan_backends checkpoint (no 'meta' entry); "
+            "checkpoints are the checkpoint.npz files that training writes"
+        )
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except ValueError:
+        raise CorruptFileError(f"{path} is a damaged checkpoint (unreadable 'meta')") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise CorruptFileError(f"{path} has format {found!r}; expected {FORMAT!r}")
+    missing = sorted({"config", "epoch", "rng_state", "history"} - set(meta))
+    if missing:
+        raise CorruptFileError(f"{path} is a damaged checkpoint (no {', '.join(missing)})")
+    if sorted(arrays) != meta.get("entries", sorted(arrays)):
+        raise CorruptFileError(f"{path} is a damaged checkpoint (its entries were renamed)")
+    groups: dict[str, dict[str, np.ndarray]] = {"G": {}, "D": {}, "optimizer": {}}
+    for key, value in arrays.items():
+        group, _, name = key.partition("/")
+        if group not in groups:
+            raise CorruptFileError(f"{path} is a damaged checkpoint (unknown entry {key!r})")
+        groups[group][name] = value
     return Checkpoint(
         meta["config"], meta["epoch"], groups["G"], groups["D"], groups["optimizer"],
         meta["rng_state"], meta["history"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,30 @@ from gan_backends import compare as comparison
 from gan_backends import experiments, models, plots, selection
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
+from gan_backends.files import CorruptFileError, WriteError
+from gan_backends.runs import RunFolderError
 from gan_backends.weights import set_weights
+
+VALID = ", ".join(selection.DEFAULT_ORDER)
+USER_ERRORS = (
+    selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
+    CorruptFileError, RunFolderError, NotImplementedError,
+)  # fmt: skip
+
+
+def backend_name(text: str) -> str:
+    """``--backend``'s type: a valid name in any case, as ``GAN_BACKEND`` accepts it."""
+    name = text.strip().lower()
+    if name not in selection.DEFAULT_ORDER:
+        raise argparse.ArgumentTypeError(f"unknown backend {text!r}; valid: {VALID}")
+    return name
 
 
 def _add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=selection.DEFAULT_ORDER, help="overrides GAN_BACKEND for this run"
-    )
+        "--backend", type=backend_name, metavar="{" + ",".join(selection.DEFAULT_ORDER) + "}",
+        help="overrides GAN_BACKEND for this run",
+    )  # fmt: skip
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = None) -> None:
@@ -36,10 +54,16 @@ def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = Non
         _add_backend(parser)
         parser.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
         parser.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.npz")
+        parser.add_argument(
+            "--overwrite", action="store_true", help="replace the run already in OUT"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument("--initial", type=Path, help="start from these weights (.npz)")
     else:
         parser.add_argument("--out", type=Path, help="output folder (default runs/compare-MODEL)")
+        parser.add_argument(
+            "--overwrite", action="store_true", help="replace the comparison already in OUT"
+        )
     parser.add_argument("--epochs", type=int, help="default 20")
     parser.add_argument("--batch-size", type=int, help="default 8 (gan), 64 (dcgan)")
     parser.add_argument("--lr", type=float, help="learning rate of both networks")
@@ -84,7 +108,7 @@ def train(args: argparse.Namespace) -> int:
     config = config_from(args)
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
-    metrics = experiments.run(config, out, progress, args.resume, args.initial)
+    metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
     print(f"{selection.current_name()}: results in {out}")
     print(experiments.summary_line(metrics))
     return 0
@@ -108,19 +132,34 @@ def sample(args: argparse.Namespace) -> int:
     return 0
 
 
-VALID = ", ".join(selection.DEFAULT_ORDER)
-
-
 def compare(args: argparse.Namespace) -> int:
-    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    backends = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
+    if not backends:
+        raise ValueError(f"--backends is empty; name one or more of {VALID}")
     for name in backends:
         if name not in selection.DEFAULT_ORDER:
             raise ValueError(f"unknown backend {name!r} in --backends; valid: {VALID}")
-    pythons = dict(pair.split("=", 1) for pair in args.python.split(",")) if args.python else {}
+    pythons = parse_pythons(args.python) if args.python else {}
     out = args.out or Path("runs") / f"compare-{args.model}"
-    comparison.compare(config_from(args), backends, out, args.isolated, pythons)
+    comparison.compare(config_from(args), backends, out, args.isolated, pythons, args.overwrite)
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
+
+
+def parse_pythons(text: str) -> dict[str, str]:
+    """``--python torch=PATH,mxnet=PATH`` as {backend: PATH}."""
+    pythons = {}
+    for pair in text.split(","):
+        name, equals, path = (part.strip() for part in pair.partition("="))
+        if not equals or not name or not path:
+            raise ValueError(
+                f"--python takes NAME=PATH pairs separated by commas, e.g. "
+                f"torch=.tox/torch/bin/python; got {pair.strip()!r}"
+            )
+        if name.lower() not in selection.DEFAULT_ORDER:
+            raise ValueError(f"unknown backend {name!r} in --python; valid: {VALID}")
+        pythons[name.lower()] = path
+    return pythons
 
 
 def info(args: argparse.Namespace) -> int:
@@ -130,7 +169,11 @@ def info(args: argparse.Namespace) -> int:
         if name not in installed:
             print(f"{name:<11} not installed ({selection.pip_hint(name)})")
             continue
-        device = selection.load(name).device
+        try:
+            device = selection.load(name).device
+        except selection.BackendError as error:
+            print(f"{name:<11} broken: {error}")
+            continue
         print(
             f"{name:<11} {device.framework_version():<10} device {device.describe():<7} "
             f"threads {device.threads()}"
@@ -170,15 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"gan-backends: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         if getattr(args, "backend", None):
             selection.set_backend(args.backend)
         return args.handler(args)
-    except (selection.BackendError, FileNotFoundError, ValueError, FloatingPointError) as error:
+    except USER_ERRORS as error:
         print(f"gan-backends: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"\ngan-backends: {interrupt or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

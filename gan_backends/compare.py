@@ -27,16 +27,18 @@ from PIL import Image
 
 from gan_backends import plots
 from gan_backends.experiments import Config, initial_weights
-from gan_backends.weights import write_npz_atomically
+from gan_backends.files import write_atomically, write_json, write_npz
+from gan_backends.runs import RunFolderError
 
 
 def worker_command(
-    python: str, config: Config, backend: str, out: Path, initial: Path
+    python: str, config: Config, backend: str, out: Path, initial: Path, overwrite: bool = False
 ) -> list[str]:
     """The ``gan-backends train`` command line that runs ``config`` on ``backend``."""
     command = [
         python, "-m", "gan_backends.cli", "train", config.model, "--backend", backend,
         "--out", str(out), "--initial", str(initial), "--no-progress",
+        *(["--overwrite"] if overwrite else []),
         "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
         "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
         "--latent-dim", str(config.latent_dim), "--seed", str(config.seed),
@@ -76,15 +78,23 @@ def compare(
     out: str | os.PathLike,
     isolated: bool = False,
     pythons: dict[str, str] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Train ``config`` on each backend from the same start and compare; returns compare.json."""
+    """Train ``config`` on each backend from the same start and compare; returns compare.json.
+
+    A folder that holds an earlier comparison is refused unless ``overwrite`` replaces it.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    initial = write_npz_atomically(out / "initial_weights.npz", initial_weights(config))
+    if (out / "compare.json").exists() and not overwrite:
+        raise RunFolderError(
+            f"{out} already holds a comparison (compare.json); replace it with --overwrite, "
+            "or choose another --out"
+        )
+    initial = write_npz(out / "initial_weights.npz", initial_weights(config))
     pythons = interpreters(backends, isolated, pythons or {}, Path.cwd())
     results = {}
     for name in backends:
-        command = worker_command(pythons[name], config, name, out / name, initial)
+        command = worker_command(pythons[name], config, name, out / name, initial, overwrite)
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             raise RuntimeError(
@@ -92,9 +102,9 @@ def compare(
             )
         results[name] = json.loads((out / name / "metrics.json").read_text())
     summary = summarise(config, results)
-    (out / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / "compare.json", summary)
     table = markdown_table(summary)
-    (out / "compare.md").write_text(table + "\n")
+    write_atomically(out / "compare.md", lambda file: file.write(f"{table}\n".encode()))
     curves = {name: (r["loss_D"], r["loss_G"]) for name, r in results.items()}
     grids = None
     if config.model == "dcgan":

@@ -35,6 +35,8 @@ GAUSSIAN_B = np.array([1.0, 2.0], np.float32)
 RESAMPLE = Image.Resampling.LANCZOS
 
 EMOJI_FILE = Path(__file__).resolve().parent / "data" / "emoji.npz"
+#: Greyscale modes of more than 8 bits, read as 0..65535 (Pillow's own conversion clips them).
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _WHITE = (255, 255, 255, 255)
 
 
@@ -145,37 +147,46 @@ def emoji(image_size: int = 64) -> np.ndarray:
 def image_folder(path: str | os.PathLike, image_size: int = 64) -> np.ndarray:
     """Load every image in a folder (recursively) or a ``.zip`` file, float32 NCHW in [-1, 1].
 
-    Files are read in sorted path order. Transparency (RGBA, LA, palette or colour-key) is
-    composited onto white, other modes (greyscale, palette, CMYK) are converted to RGB, and each
-    image is resized straight to ``image_size x image_size`` with ``RESAMPLE``: non-square images
-    are stretched, not cropped, as d2l's ``Resize((64, 64))`` does. Hidden files and macOS
-    ``__MACOSX`` folders are ignored; other files that Pillow cannot read are skipped with one
-    warning that counts them.
+    Files are read in sorted path order. Every mode Pillow opens becomes RGB: transparency (RGBA,
+    LA, palette or colour-key) is composited onto white; 16-bit and 32-bit integer greyscale
+    (``I;16``, ``I``) are scaled from 0..65535, floating-point greyscale (``F``) from 0..1 when
+    every value lies there, else from 0..255; CMYK, YCbCr, LAB, HSV and the rest go through
+    Pillow's own conversion. Each image is resized straight to ``image_size x image_size`` with
+    ``RESAMPLE``: non-square images are stretched, not cropped, as d2l's ``Resize((64, 64))``
+    does. Hidden files and macOS ``__MACOSX`` folders are ignored; files that Pillow cannot
+    read, and images too large to decode safely (Pillow's decompression-bomb limit), are skipped
+    with one warning that counts and names them.
     """
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist; expected a folder or .zip file of images")
     decoded: list[np.ndarray] = []
-    skipped: list[str] = []
+    skipped: dict[str, list[str]] = {"not readable as images": [], "too large to decode": []}
     for name, read in _image_files(root):
         try:
             with Image.open(io.BytesIO(read())) as image:
                 image.load()
-                decoded.append(np.asarray(_resize(_rgb_on_white(image), image_size)))
-        except (OSError, SyntaxError, ValueError):
-            skipped.append(name)
-    listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+                decoded.append(np.asarray(_resize(_rgb(image), image_size)))
+        except Image.DecompressionBombError:
+            skipped["too large to decode"].append(name)
+        except Exception:  # Pillow's decoders raise many types on malformed files
+            skipped["not readable as images"].append(name)
+    reasons = "; ".join(
+        f"{len(names)} {why}: {_listing(names)}" for why, names in skipped.items() if names
+    )
     if not decoded:
-        found = f"only files that are not readable images: {listed}" if skipped else "no files"
+        found = f"no usable image ({reasons})" if reasons else "no files"
         raise ValueError(
             f"{root} holds {found}; expected image files (PNG, JPEG, ...), in sub-folders or not"
         )
-    if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} files under {root} that are not readable images: {listed}",
-            stacklevel=2,
-        )
+    if reasons:
+        total = sum(map(len, skipped.values()))
+        warnings.warn(f"skipped {total} files under {root}: {reasons}", stacklevel=2)
     return _to_model_range(np.stack(decoded))
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 def _image_files(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
@@ -198,13 +209,23 @@ def _hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in name.split("/"))
 
 
-def _rgb_on_white(image: Image.Image) -> Image.Image:
+def _rgb(image: Image.Image) -> Image.Image:
+    if image.mode in SIXTEEN_BIT_MODES:
+        return _grey_to_rgb(np.asarray(image, np.float64), 65535.0)
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, np.float64))
+        return _grey_to_rgb(values, 1.0 if values.min() >= 0 and values.max() <= 1 else 255.0)
     # Before any resize: resampling first would blend the arbitrary colour stored under fully
     # transparent pixels into the edges of the picture.
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _grey_to_rgb(values: np.ndarray, white: float) -> Image.Image:
+    grey = np.rint(np.clip(values, 0.0, white) * (255.0 / white)).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
 
 
 def _resize(image: Image.Image, image_size: int) -> Image.Image:

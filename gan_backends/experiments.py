@@ -7,11 +7,11 @@ the same batches and noise, so runs on different frameworks are directly compara
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,15 @@ import numpy as np
 
 from gan_backends import architectures, datasets, models, plots, quality, selection
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
-from gan_backends.training import Trainer
+from gan_backends.files import CorruptFileError, WriteError, read_npz, write_json
+from gan_backends.runs import RunFolder
+from gan_backends.training import COUNT, FRACTION, POSITIVE, Trainer, check_setting
 from gan_backends.weights import set_weights
 
 SAMPLE_ROWS, SAMPLE_COLUMNS = 3, 7
 GAN_SAMPLES = 1000
 IMAGE_QUALITY_SAMPLES = 256
+FEWEST_IMAGES_TO_SCORE = 64
 COMPATIBLE_ON_RESUME = (
     "model",
     "dataset",
@@ -35,6 +38,30 @@ COMPATIBLE_ON_RESUME = (
     "seed",
     "limit",
 )
+
+
+IMAGE_SIZES = (16, 32, 64)
+#: What each model changes in :class:`Config`'s defaults (which are the GAN's).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gan": {},
+    "dcgan": {
+        "model": "dcgan", "epochs": 20, "batch_size": 64, "lr_D": 0.005, "lr_G": 0.005,
+        "beta1": 0.5, "latent_dim": 100, "dataset": datasets.DEFAULT_DATASET, "image_size": 64,
+        "width": 64,
+    },
+}  # fmt: skip
+LARGEST_SENSIBLE_LR = 1.0
+#: The command-line flag of each setting, for messages.
+FLAGS = {
+    "epochs": "--epochs", "batch_size": "--batch-size", "lr_D": "--lr-d (or --lr)",
+    "lr_G": "--lr-g (or --lr)", "beta1": "--beta1", "latent_dim": "--latent-dim",
+    "width": "--width", "seed": "--seed", "limit": "--limit",
+}  # fmt: skip
+SETTINGS = {
+    "epochs": COUNT, "batch_size": COUNT, "lr_D": POSITIVE, "lr_G": POSITIVE,
+    "beta1": FRACTION, "latent_dim": COUNT, "width": COUNT, "limit": COUNT,
+    "seed": (lambda value: isinstance(value, int) and value >= 0, "an integer >= 0"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,19 +91,31 @@ class Config:
     compiled: bool = True
     mixed_precision: bool = False
 
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_DEFAULTS:
+            raise ValueError(f"model must be 'gan' or 'dcgan'; got {self.model!r}")
+        for name, rule in SETTINGS.items():
+            value = getattr(self, name)
+            if not (name == "limit" and value is None):
+                check_setting(FLAGS[name], value, rule)
+        if self.image_size not in IMAGE_SIZES:
+            sizes = ", ".join(map(str, IMAGE_SIZES))
+            raise ValueError(f"--image-size must be one of {sizes}; got {self.image_size!r}")
+        for name in ("lr_D", "lr_G"):
+            if getattr(self, name) > LARGEST_SENSIBLE_LR:
+                warnings.warn(
+                    f"{FLAGS[name]} {getattr(self, name):g} is far above the usual 1e-4 to "
+                    "0.05: Adam moves every weight by about the learning rate each step, so "
+                    "training will likely diverge",
+                    stacklevel=3,
+                )
+
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> Config:
-        if model == "gan":
-            base = cls()
-        elif model == "dcgan":
-            base = cls(
-                model="dcgan", epochs=20, batch_size=64, lr_D=0.005, lr_G=0.005, beta1=0.5,
-                latent_dim=100, dataset=datasets.DEFAULT_DATASET, image_size=64, width=64,
-            )  # fmt: skip
-        else:
+        if model not in MODEL_DEFAULTS:
             raise ValueError(f"model must be 'gan' or 'dcgan'; got {model!r}")
         given = {k: v for k, v in overrides.items() if v is not None}
-        return replace(base, **given)
+        return cls(**(MODEL_DEFAULTS[model] | given))
 
     def networks(self) -> tuple[architectures.Network, architectures.Network]:
         if self.model == "gan":
@@ -147,84 +186,152 @@ def initial_weights(config: Config) -> dict[str, np.ndarray]:
     }
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the message says where its last checkpoint is."""
+
+
 def run(
     config: Config,
     out: str | os.PathLike,
     progress: bool = False,
     resume: bool = False,
     initial: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train, writing samples, plots, ``metrics.json`` and ``checkpoint.npz`` into ``out``.
 
-    ``initial`` names an ``.npz`` of :func:`initial_weights` to start from instead of the seed's.
+    ``out`` belongs to this run (:class:`~gan_backends.runs.RunFolder`): a folder holding
+    another run's results is refused unless ``resume`` continues that run from its checkpoint
+    or ``overwrite`` replaces it. ``initial`` names an ``.npz`` of :func:`initial_weights` to
+    start from instead of the seed's. Ctrl-C raises :class:`RunInterrupted`; a file that cannot
+    be written raises :class:`~gan_backends.files.WriteError`; either way the last checkpoint
+    is intact and ``resume`` continues from it.
     """
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
-    data = load_data(config)
-    if initial is None:
-        weights = initial_weights(config)
-    else:
-        with np.load(initial) as archive:
-            weights = dict(archive.items())
-    trainer = build_trainer(config, weights)
-    measure = quality_meter(config, data)
-    sample_noise = fixed_noise(config)
-    quality_history: list[dict[str, Any]] = []
-    if resume:
-        quality_history = _resume(config, trainer, checkpoint_path)
-    backend = selection.current()
-    device = backend.device.describe()
-    out.mkdir(parents=True, exist_ok=True)
+    with RunFolder(out, resume, overwrite) as folder:
+        data = load_data(config)
+        check_data_size(config, data)
+        weights = initial_weights(config) if initial is None else read_initial_weights(initial)
+        trainer = build_trainer(config, weights)
+        quality_history = _resume(config, trainer, checkpoint_path) if resume else []
+        saved_epoch = trainer.epoch if resume else None
+        measure = quality_meter(config, data)
+        sample_noise = fixed_noise(config)
+        backend = selection.current()
+        device = backend.device.describe()
 
-    def metrics() -> dict[str, Any]:
-        history = trainer.history
-        return {
-            "backend": selection.current_name(),
-            "framework_version": backend.device.framework_version(),
-            "device": device,
-            "threads": backend.device.threads(),
-            "config": asdict(config),
-            "dataset": config.dataset,
-            "image_size": config.image_size if config.model == "dcgan" else None,
-            "num_examples": len(data),
-            "epochs_done": trainer.epoch,
-            "loss_D": history.loss_D,
-            "loss_G": history.loss_G,
-            "examples_per_sec": history.examples_per_sec[-1] if history.examples_per_sec else None,
-            "examples_per_sec_per_epoch": history.examples_per_sec,
-            "quality": quality_history,
-        }
+        def metrics() -> dict[str, Any]:
+            history = trainer.history
+            return {
+                "backend": selection.current_name(),
+                "backend_per_epoch": history.backend,
+                "framework_version": backend.device.framework_version(),
+                "device": device,
+                "threads": backend.device.threads(),
+                "config": asdict(config),
+                "dataset": config.dataset,
+                "image_size": config.image_size if config.model == "dcgan" else None,
+                "num_examples": len(data),
+                "epochs_done": trainer.epoch,
+                "loss_D": history.loss_D,
+                "loss_G": history.loss_G,
+                "examples_per_sec": (
+                    history.examples_per_sec[-1] if history.examples_per_sec else None
+                ),
+                "examples_per_sec_per_epoch": history.examples_per_sec,
+                "quality": quality_history,
+            }
 
-    def end_of_epoch(trainer: Trainer) -> None:
-        quality_history.append({"epoch": trainer.epoch, **measure(trainer.generator)})
-        if config.model == "dcgan":
-            fake = models.generate(trainer.generator, sample_noise)
-            grid = out / f"samples_epoch{trainer.epoch:03d}.png"
-            plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS)
-        save_checkpoint(checkpoint_path, trainer, {**asdict(config), "quality": quality_history})
-        _write_json(out / "metrics.json", metrics())
+        if trainer.epoch >= config.epochs:
+            print(
+                f"{checkpoint_path} already holds {trainer.epoch} epochs (--epochs "
+                f"{config.epochs}): nothing to train; raise --epochs to train longer",
+                file=sys.stderr,
+            )
+            return metrics()
+        folder.clear_previous_results()
 
-    trainer.fit(
-        data, config.epochs, config.batch_size, progress=progress, on_epoch_end=end_of_epoch
-    )
-    result = metrics()
-    title = f"{config.model} on {result['backend']}"
+        def end_of_epoch(trainer: Trainer) -> None:
+            nonlocal saved_epoch
+            quality_history.append({"epoch": trainer.epoch, **measure(trainer.generator)})
+            if config.model == "dcgan":
+                fake = models.generate(trainer.generator, sample_noise)
+                grid = out / f"samples_epoch{trainer.epoch:03d}.png"
+                plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS)
+            config_record = {**asdict(config), "quality": quality_history}
+            save_checkpoint(checkpoint_path, trainer, config_record)
+            saved_epoch = trainer.epoch
+            write_json(out / "metrics.json", metrics())
+
+        try:
+            trainer.fit(
+                data, config.epochs, config.batch_size, progress=progress,
+                on_epoch_end=end_of_epoch,
+            )  # fmt: skip
+            result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
+            write_json(out / "metrics.json", result)
+        except KeyboardInterrupt:
+            raise RunInterrupted(
+                f"interrupted; {_last_checkpoint(checkpoint_path, saved_epoch)}"
+            ) from None
+        except WriteError as error:
+            raise WriteError(f"{error}; {_last_checkpoint(checkpoint_path, saved_epoch)}") from None
+    return result
+
+
+def _final_outputs(
+    config: Config, trainer: Trainer, data: np.ndarray, sample_noise: np.ndarray, out: Path
+) -> dict[str, Any]:
+    """Write the loss curves and the last samples; the metrics only the GAN's end adds."""
+    title = f"{config.model} on {selection.current_name()}"
     plots.plot_losses(trainer.history.loss_D, trainer.history.loss_G, out / "losses.png", title)
     fake = models.generate(trainer.generator, sample_noise)
-    if config.model == "gan":
-        plots.plot_gaussian(data[:GAN_SAMPLES], fake, out / "samples.png", title)
-        last = quality_history[-1] if quality_history else measure(trainer.generator)
-        mean, cov = datasets.gaussian_moments()
-        result |= {
-            "learned_mean": last["learned_mean"],
-            "learned_cov": last["learned_cov"],
-            "true_mean": mean.tolist(),
-            "true_cov": cov.tolist(),
-        }
-    else:
+    if config.model == "dcgan":
         plots.save_image_grid(fake, out / "samples.png", SAMPLE_ROWS, SAMPLE_COLUMNS)
-    _write_json(out / "metrics.json", result)
-    return result
+        return {}
+    plots.plot_gaussian(data[:GAN_SAMPLES], fake, out / "samples.png", title)
+    mean, cov = datasets.gaussian_moments()
+    fit = quality.gaussian_fit(fake, mean, cov)
+    return {
+        "learned_mean": fit["learned_mean"],
+        "learned_cov": fit["learned_cov"],
+        "true_mean": mean.tolist(),
+        "true_cov": cov.tolist(),
+    }
+
+
+def _last_checkpoint(path: Path, epoch: int | None) -> str:
+    if epoch is None:
+        return "no checkpoint was written yet, so rerun the same command to start again"
+    return (
+        f"the last checkpoint, {path}, holds epoch {epoch} and is intact: continue with the "
+        "same command and --resume"
+    )
+
+
+def check_data_size(config: Config, data: np.ndarray) -> None:
+    """Say in words when the data are too few for the batch size or the quality score."""
+    count = len(data)
+    source = f"--limit {config.limit}" if config.limit else f"the dataset {config.dataset!r}"
+    if count < config.batch_size:
+        raise ValueError(
+            f"{source} gives {count} examples, fewer than --batch-size {config.batch_size}: "
+            f"lower --batch-size to at most {count}, or train on more data"
+        )
+    if config.model == "dcgan" and count < FEWEST_IMAGES_TO_SCORE:
+        warnings.warn(
+            f"{source} gives only {count} images: the quality score (SWD) compares "
+            f"{count} generated images with {count} real ones (and half against half for its "
+            f"floor), too few to be stable; use at least {FEWEST_IMAGES_TO_SCORE} for "
+            "comparable scores",
+            stacklevel=2,
+        )
+
+
+def read_initial_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The ``G/<name>``, ``D/<name>`` arrays of an ``--initial`` file."""
+    return read_npz(path, "initial weights file (--initial)")
 
 
 def summary_line(metrics: dict[str, Any]) -> str:
@@ -253,15 +360,21 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
             + ", ".join(clashes)
             + "; use the checkpoint's settings or another --out folder"
         )
-    restore(trainer, checkpoint)
+    try:
+        restore(trainer, checkpoint)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CorruptFileError(
+            f"{path} is a damaged checkpoint (it does not fit its own settings: {error})"
+        ) from None
+    earlier = checkpoint.history.get("backend", [])
+    if earlier and earlier[-1] != trainer.backend_name:
+        print(
+            f"resuming a {earlier[-1]} run on {trainer.backend_name}: metrics.json records "
+            "the backend of every epoch (backend_per_epoch)",
+            file=sys.stderr,
+        )
     return list(checkpoint.config.get("quality", []))
 
 
 def _group(weights: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(temporary, path)

@@ -4,7 +4,8 @@ Every plotting function draws on a ``matplotlib.figure.Figure`` attached to an A
 (``FigureCanvasAgg``) and writes a PNG: pyplot is never imported, so no GUI or display is needed,
 and the process-wide matplotlib backend (``matplotlib.use``) is left untouched, so importing this
 module does not change how pyplot behaves elsewhere (e.g. in a notebook). Each function creates
-the parent folders of ``path`` and returns it as a ``pathlib.Path``.
+the parent folders of ``path``, replaces the file atomically, and returns it as a
+``pathlib.Path``.
 
 Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so their pixel sizes
 are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
@@ -32,6 +33,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from gan_backends.files import write_atomically
+
 __all__ = [
     "DPI",
     "GAP",
@@ -58,10 +61,7 @@ def _figure(width: float, height: float, title: str) -> Figure:
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
-    return path
+    return write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=DPI))
 
 
 def _epochs(values: Sequence[float]) -> np.ndarray:
@@ -148,11 +148,8 @@ def image_grid(images: np.ndarray, rows: int = 3, cols: int = 7) -> np.ndarray:
 
 def save_image_grid(images: np.ndarray, path: str | Path, rows: int = 3, cols: int = 7) -> Path:
     """Write ``image_grid(images, rows, cols)`` as an RGB PNG with Pillow (exact pixels)."""
-    grid = image_grid(images, rows, cols)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path, format="PNG")
-    return path
+    grid = Image.fromarray(image_grid(images, rows, cols))
+    return write_atomically(path, lambda file: grid.save(file, format="PNG"))
 
 
 def compare_figure(

@@ -57,11 +57,21 @@ _current: str | None = None
 
 
 def load(name: str) -> ModuleType:
-    """Import backend ``name`` (once) and return its package."""
+    """Import backend ``name`` (once) and return its package.
+
+    A framework that is installed but fails to import raises BackendError with its own reason.
+    """
     if name not in _loaded:
         name = resolve(name)
     if name not in _loaded:
-        _loaded[name] = importlib.import_module(f"gan_backends.backends.{name}")
+        try:
+            _loaded[name] = importlib.import_module(f"gan_backends.backends.{name}")
+        except Exception as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise BackendError(
+                f"{BACKENDS[name].module} is installed but fails to import "
+                f"({type(error).__name__}: {reason}); reinstall it: {pip_hint(name)}"
+            ) from error
     return _loaded[name]
 
 

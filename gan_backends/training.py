@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,19 +39,24 @@ class History:
     loss_G: list[float] = field(default_factory=list)
     examples_per_sec: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    backend: list[str] = field(default_factory=list)
+    """The backend that ran each epoch (a run resumed on another backend mixes them)."""
 
-    def as_dict(self) -> dict[str, list[float]]:
+    def as_dict(self) -> dict[str, list[Any]]:
         return {
             "loss_D": self.loss_D,
             "loss_G": self.loss_G,
             "examples_per_sec": self.examples_per_sec,
             "seconds": self.seconds,
+            "backend": self.backend,
         }
 
 
 class Trainer:
     """Adam on a generator and a discriminator of one backend, with the module's semantic.
 
+    Learning rates must be finite and >= 0 (0 freezes that network), betas in [0, 1) and
+    epsilon > 0; anything else raises ValueError before a framework sees it.
     ``compiled=False`` runs the step eagerly (no ``torch.compile``, ``tf.function`` or
     ``hybridize``) for debugging. ``mixed_precision=True`` computes the forward passes in
     bfloat16 (weights, Adam and batch-norm statistics stay float32): for GPUs, and on PyTorch
@@ -73,8 +79,14 @@ class Trainer:
         backend = backend_of(generator)
         if backend_of(discriminator) is not backend:
             raise ValueError("the generator and the discriminator belong to different backends")
+        for name, value in {"lr_D": lr_D, "lr_G": lr_G}.items():
+            check_setting(name, value, NON_NEGATIVE)
+        check_setting("epsilon", epsilon, POSITIVE)
+        for name, value in {"beta1": beta1, "beta2": beta2}.items():
+            check_setting(name, value, FRACTION)
         self.generator, self.discriminator = generator, discriminator
         self.backend = backend
+        self.backend_name = backend.__name__.rpartition(".")[2]
         self.noise_shape = network_of(generator).input_shape
         self.data_shape = network_of(discriminator).input_shape
         self.rng = np.random.default_rng(seed)
@@ -136,6 +148,7 @@ class Trainer:
             self.history.loss_G.append(totals[1] / steps)
             self.history.examples_per_sec.append(steps * batch_size / seconds)
             self.history.seconds.append(seconds)
+            self.history.backend.append(self.backend_name)
             if bar:
                 bar.end_epoch(self.epoch)
             if on_epoch_end:
@@ -159,6 +172,19 @@ class Trainer:
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
         self._step.load_optimizer_state(state)
+
+
+POSITIVE = (lambda value: math.isfinite(value) and value > 0, "a finite number > 0")
+NON_NEGATIVE = (lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")
+FRACTION = (lambda value: math.isfinite(value) and 0 <= value < 1, "in [0, 1)")
+COUNT = (lambda value: isinstance(value, int) and value >= 1, "an integer >= 1")
+
+
+def check_setting(name: str, value: Any, rule: tuple[Callable[[Any], bool], str]) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a number that satisfies ``rule``."""
+    accepted, wanted = rule
+    if isinstance(value, bool) or not isinstance(value, int | float) or not accepted(value):
+        raise ValueError(f"{name} must be {wanted}; got {value!r}")
 
 
 class ProgressBar:

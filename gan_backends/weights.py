@@ -2,19 +2,20 @@
 
 The names and layouts are those of :mod:`gan_backends.architectures`: the same keys and shapes
 on every backend, so weights move between frameworks unchanged. Files are NumPy ``.npz``
-archives holding those arrays plus the architecture's name; they are written atomically.
+archives holding those arrays plus the architecture's name; they are written atomically, and a
+damaged one is reported as :class:`~gan_backends.files.CorruptFileError`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from gan_backends.files import CorruptFileError, read_npz, write_npz
 from gan_backends.models import Model, backend_of, network_of
 
 NETWORK_KEY = "__network__"
@@ -55,40 +56,26 @@ def check_weights(
     return checked
 
 
-def write_npz_atomically(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write ``arrays`` to ``path`` so that a crash at any moment leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_weights(model: Model, path: str | os.PathLike) -> Path:
     """Save the model's canonical weights to ``path`` (an ``.npz`` any backend can load)."""
     network = network_of(model)
     arrays = {**get_weights(model), NETWORK_KEY: np.array(json.dumps(network.name))}
-    return write_npz_atomically(path, arrays)
+    return write_npz(path, arrays)
 
 
 def read_weights(path: str | os.PathLike) -> tuple[str, dict[str, np.ndarray]]:
     """The architecture name and the weights stored in a file written by :func:`save_weights`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights file at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    arrays = read_npz(path, "weights file")
     if NETWORK_KEY not in arrays:
-        raise ValueError(f"{path} is not a gan_backends weights file (no {NETWORK_KEY} entry)")
-    return json.loads(str(arrays.pop(NETWORK_KEY))), arrays
+        raise CorruptFileError(
+            f"{path} is not a gan_backends weights file (no {NETWORK_KEY} entry); "
+            "write one with gan_backends.save_weights"
+        )
+    try:
+        name = json.loads(str(arrays.pop(NETWORK_KEY)))
+    except ValueError:
+        raise CorruptFileError(f"{path} is a damaged weights file (unreadable name)") from None
+    return name, arrays
 
 
 def load_weights(model: Model, path: str | os.PathLike) -> None:

@@ -48,3 +48,15 @@ def all_backends():
     """The three backends together, for cross-backend comparisons in one process."""
     require_backends(*BACKENDS)
     return list(BACKENDS)
+
+
+@pytest.fixture
+def selected():
+    """The environment's own backend (GAN_BACKEND, else the default), for tests of
+    backend-neutral behaviour that need one backend to train, not every one."""
+    if not gb.installed_backends():
+        pytest.skip("no backend is installed in this environment")
+    name = gb.selection.resolve()
+    require_backends(name)
+    gb.set_backend(name)
+    return name

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +212,7 @@ def test_image_folder_rejects_an_empty_folder(tmp_path):
 def test_image_folder_rejects_a_folder_without_readable_images(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "b.bin").write_bytes(b"\x89PNG broken")
-    with pytest.raises(ValueError, match=r"not readable images: a\.txt, b\.bin"):
+    with pytest.raises(ValueError, match=r"2 not readable as images: a\.txt, b\.bin"):
         datasets.image_folder(tmp_path)
 
 
@@ -251,3 +252,59 @@ def test_loading_imports_no_deep_learning_framework():
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def grey(value: int) -> tuple[int, int, int]:
+    return (value, value, value)
+
+
+def constant(array_value, dtype) -> Image.Image:
+    return Image.fromarray(np.full((8, 8), array_value, dtype))
+
+
+def big_endian_16_bit(value: int) -> Image.Image:
+    return Image.frombytes("I;16B", (8, 8), np.full((8, 8), value, ">u2").tobytes())
+
+
+def two_frames(first, second) -> Callable[[Path], None]:
+    frames = [Image.new("RGB", (8, 8), colour) for colour in (first, second)]
+    return lambda path: frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+# file name, how to write it, the RGB every pixel must become (within 3: JPEG is lossy; LAB
+# within 8: Pillow's own RGB -> LAB -> RGB round trip is approximate)
+IMAGE_MODES = [
+    ("grey16.png", lambda p: constant(25700, np.uint16).save(p), grey(100)),
+    ("grey16_big_endian.tif", lambda p: big_endian_16_bit(51400).save(p), grey(200)),
+    ("grey32.tif", lambda p: constant(32896, np.int32).save(p), grey(128)),
+    ("float_unit.tif", lambda p: constant(0.5, np.float32).save(p), grey(128)),
+    ("float_bytes.tif", lambda p: constant(200.0, np.float32).save(p), grey(200)),
+    ("bilevel.png", lambda p: Image.new("1", (8, 8), 1).save(p), grey(255)),
+    ("cmyk.jpg", lambda p: Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(p, quality=100), RED),
+    ("cmyk.tif", lambda p: Image.new("CMYK", (8, 8), (255, 0, 255, 0)).save(p), GREEN),
+    ("ycbcr.tif", lambda p: Image.new("RGB", (8, 8), BLUE).convert("YCbCr").save(p), BLUE),
+    ("lab.tif", lambda p: Image.new("RGB", (8, 8), RED).convert("LAB").save(p), RED),
+    ("grey_alpha.png", lambda p: Image.new("LA", (8, 8), (0, 0)).save(p), grey(255)),
+    ("rgba_half.png", lambda p: Image.new("RGBA", (8, 8), (0, 0, 0, 128)).save(p), grey(127)),
+    ("webp.webp", lambda p: Image.new("RGB", (8, 8), GREEN).save(p, lossless=True), GREEN),
+    ("first_frame.gif", two_frames(BLUE, RED), BLUE),
+]
+
+
+@pytest.mark.parametrize(("name", "write", "rgb"), IMAGE_MODES, ids=[m[0] for m in IMAGE_MODES])
+def test_every_image_mode_pillow_opens_becomes_the_right_rgb(tmp_path, name, write, rgb):
+    write(tmp_path / name)
+    images, messages = load_with_warnings(tmp_path, image_size=8)
+    assert messages == []
+    pixels = np.rint((images[0] + 1.0) * 127.5).transpose(1, 2, 0).reshape(-1, 3)
+    tolerance = 8 if name.startswith("lab") else 3
+    np.testing.assert_allclose(pixels, np.broadcast_to(rgb, pixels.shape), atol=tolerance)
+
+
+def test_an_image_too_large_to_decode_is_skipped_not_fatal(tmp_path, monkeypatch):
+    Image.new("RGB", (64, 64), RED).save(tmp_path / "huge.png")
+    Image.new("RGB", (8, 8), BLUE).save(tmp_path / "small.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64 x 64 is over twice the limit
+    images, messages = load_with_warnings(tmp_path, image_size=8)
+    assert images.shape == (1, 3, 8, 8)
+    assert messages == [f"skipped 1 files under {tmp_path}: 1 too large to decode: huge.png"]

@@ -7,6 +7,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # project's AMD machines) its convolutions run 1.4x slower without them.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+from gan_backends.backends.quiet import native_stderr_silenced
+
+# TensorFlow's C++ side logs twice at import, before TF_CPP_MIN_LOG_LEVEL applies.
+with native_stderr_silenced():
+    import tensorflow  # noqa: F401
+
 from gan_backends.backends.tensorflow import device, nn, ops, trainer
 
 __all__ = ["device", "nn", "ops", "trainer"]

@@ -1,0 +1,196 @@
+"""A run folder belongs to one run: nothing a user made is lost to a rerun, a second process,
+a kill, Ctrl-C or a full disk, and each of them ends in one line that says what to do."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_backends import experiments
+from gan_backends.checkpoints import load_checkpoint
+from gan_backends.experiments import Config
+from gan_backends.files import WriteError
+from gan_backends.runs import LOCK_FILE, RunFolder, RunFolderError
+from tests.conftest import per_backend
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT_GAN = Config.for_model("gan", epochs=2, limit=64, compiled=False)
+SHORT_DCGAN = Config.for_model(
+    "dcgan", epochs=2, batch_size=16, dataset="shapes", image_size=16, width=8, latent_dim=8,
+    limit=64, compiled=False,
+)  # fmt: skip
+
+
+def cli(*arguments, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "gan_backends.cli", *arguments], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+    )  # fmt: skip
+
+
+def finish(process, timeout=300):
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout, stderr
+
+
+def test_a_new_run_refuses_a_folder_that_holds_another_run(selected, tmp_path):
+    experiments.run(SHORT_GAN, tmp_path)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(RunFolderError) as refused:
+        experiments.run(SHORT_GAN, tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path} already holds a run (checkpoint.npz, metrics.json, losses.png, "
+        "samples.png); continue it with --resume, replace it with --overwrite, or choose "
+        "another --out"
+    )
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_overwrite_replaces_the_old_runs_files_and_nothing_else(selected, tmp_path):
+    experiments.run(replace(SHORT_DCGAN, epochs=3), tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.glob("samples_epoch*.png")) == ["samples_epoch001.png"]
+    assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(selected, tmp_path):
+    experiments.run(SHORT_GAN, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match="--batch-size 100"):
+        experiments.run(replace(SHORT_GAN, batch_size=100), tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_second_process_cannot_train_into_a_folder_in_use(selected, tmp_path):
+    with RunFolder(tmp_path):
+        process = cli("train", "gan", "--epochs", "1", "--out", str(tmp_path), "--eager")
+        code, _, stderr = finish(process)
+    assert code == 2
+    assert stderr == (
+        f"gan-backends: error: {tmp_path} is in use by another run (process {os.getpid()}); "
+        "wait for it to finish, or choose another --out\n"
+    )
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_folder(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom gan_backends.runs import RunFolder\n"
+         f"folder = RunFolder({str(tmp_path)!r})\nprint('locked', flush=True)\ntime.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline() == "locked\n"
+    with pytest.raises(RunFolderError, match=f"in use by another run \\(process {holder.pid}\\)"):
+        RunFolder(tmp_path)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / LOCK_FILE).exists()
+    with RunFolder(tmp_path) as folder:
+        assert folder.path == tmp_path
+
+
+def test_a_killed_runs_temporary_files_are_cleaned_up(selected, tmp_path):
+    experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
+    (tmp_path / ".checkpoint.npz.k2j4x.tmp").write_bytes(b"half a checkpoint")
+    experiments.run(SHORT_GAN, tmp_path, resume=True)
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("a_file", "--out {out} is a file; give the path of a folder"),
+        ("a_file/below", "cannot use --out {out}: Not a directory; choose a writable folder"),
+    ],
+)
+def test_an_out_that_cannot_be_a_folder_is_named(tmp_path, out, message):
+    (tmp_path / "a_file").write_text("keep me")
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path / out)
+    assert str(refused.value) == message.format(out=tmp_path / out)
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_a_read_only_folder_is_named(tmp_path, monkeypatch):
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path)
+    assert str(refused.value) == (
+        f"cannot use --out {tmp_path}: Read-only file system; choose a writable folder"
+    )
+
+
+def test_a_full_disk_leaves_the_last_checkpoint_intact_and_says_so(selected, tmp_path, monkeypatch):
+    experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    savez = np.savez
+
+    def disk_full(file, **arrays):
+        savez(file, **arrays)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(WriteError) as failed:
+        experiments.run(SHORT_GAN, tmp_path, resume=True)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert str(failed.value) == (
+        f"could not write {checkpoint}: No space left on device; the last checkpoint, "
+        f"{checkpoint}, holds epoch 1 and is intact: continue with the same command and --resume"
+    )
+    assert checkpoint.read_bytes() == before
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_resuming_a_finished_run_changes_nothing(selected, tmp_path, capsys):
+    experiments.run(SHORT_GAN, tmp_path)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    metrics = experiments.run(SHORT_GAN, tmp_path, resume=True)
+    assert metrics["epochs_done"] == 2
+    assert "already holds 2 epochs (--epochs 2): nothing to train" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+
+
+def test_a_run_resumed_on_another_backend_records_each_epochs_backend(all_backends, tmp_path):
+    first, second = all_backends[:2]
+    per_backend([first], lambda: experiments.run(replace(SHORT_GAN, epochs=1), tmp_path))
+    metrics = per_backend([second], lambda: experiments.run(SHORT_GAN, tmp_path, resume=True))
+    assert metrics[second]["backend"] == second
+    assert metrics[second]["backend_per_epoch"] == [first, second]
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["backend_per_epoch"] == [first, second]
+
+
+def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tmp_path):
+    arguments = ["train", "dcgan", "--dataset", "shapes", "--image-size", "16", "--width", "8"]
+    arguments += ["--latent-dim", "8", "--batch-size", "16", "--limit", "64", "--eager"]
+    arguments += ["--no-progress", "--out", str(tmp_path)]
+    process = cli(*arguments, "--epochs", "1000")
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "metrics.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    code, _, stderr = finish(process)
+    assert code == 130
+    assert "Traceback" not in stderr
+    checkpoint = tmp_path / "checkpoint.npz"
+    epoch = load_checkpoint(checkpoint).epoch
+    assert stderr.strip().splitlines()[-1] == (
+        f"gan-backends: interrupted; the last checkpoint, {checkpoint}, holds epoch {epoch} "
+        "and is intact: continue with the same command and --resume"
+    )
+    code, _, stderr = finish(cli(*arguments, "--epochs", str(epoch + 1), "--resume"))
+    assert code == 0, stderr
+    assert load_checkpoint(checkpoint).epoch == epoch + 1
