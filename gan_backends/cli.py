@@ -1,16 +1,18 @@
-"""The ``gan-backends`` command: train, compare, sample and info.
+"""The gan-backends command: train, compare, sample and info.
 
     gan-backends train gan --epochs 20 --out runs/gan
     gan-backends train dcgan --backend tensorflow --dataset emoji --out runs/dcgan
+    gan-backends compare --model gan --backends torch,tensorflow,mxnet
     gan-backends sample --checkpoint runs/dcgan/checkpoint.npz --backend mxnet --out grid.png
     gan-backends info
 
-``--backend`` overrides ``GAN_BACKEND``.
+Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 
 from gan_backends import compare as comparison
 from gan_backends import experiments, models, plots, selection
+from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
 from gan_backends.files import CorruptFileError, WriteError
@@ -28,8 +31,13 @@ from gan_backends.weights import set_weights
 VALID = ", ".join(selection.DEFAULT_ORDER)
 USER_ERRORS = (
     selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
-    CorruptFileError, RunFolderError, NotImplementedError,
+    CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
 )  # fmt: skip
+DESCRIPTION = (
+    "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow and MXNet: the same models, "
+    "hyperparameters and numbers on every framework. --backend overrides GAN_BACKEND."
+)
+IMAGE_FLAGS = ("dataset", "image_size", "width")
 
 
 def backend_name(text: str) -> str:
@@ -40,52 +48,75 @@ def backend_name(text: str) -> str:
     return name
 
 
-def _add_backend(parser: argparse.ArgumentParser) -> None:
+def _common_flags() -> argparse.ArgumentParser:
+    """Flags every subcommand takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--verbose", action="store_true", help="let the frameworks' own start-up messages through"
+    )
+    return parent
+
+
+def _backend_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend", type=backend_name, metavar="{" + ",".join(selection.DEFAULT_ORDER) + "}",
-        help="overrides GAN_BACKEND for this run",
+        help="the framework to use (overrides GAN_BACKEND; any case)",
     )  # fmt: skip
 
 
-def add_train_arguments(parser: argparse.ArgumentParser, model: str | None = None) -> None:
-    """The training flags of ``train MODEL`` (and ``examples/*.py``); ``compare`` (model None)
-    shares them, less those of a single run."""
-    if model is not None:
-        _add_backend(parser)
-        parser.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
-        parser.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.npz")
-        parser.add_argument(
-            "--overwrite", action="store_true", help="replace the run already in OUT"
-        )
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-        parser.add_argument("--initial", type=Path, help="start from these weights (.npz)")
-    else:
-        parser.add_argument("--out", type=Path, help="output folder (default runs/compare-MODEL)")
-        parser.add_argument(
-            "--overwrite", action="store_true", help="replace the comparison already in OUT"
-        )
-    parser.add_argument("--epochs", type=int, help="default 20")
-    parser.add_argument("--batch-size", type=int, help="default 8 (gan), 64 (dcgan)")
-    parser.add_argument("--lr", type=float, help="learning rate of both networks")
-    parser.add_argument("--lr-d", type=float, help="discriminator learning rate")
-    parser.add_argument("--lr-g", type=float, help="generator learning rate")
-    parser.add_argument("--beta1", type=float, help="Adam's beta1: 0.9 (gan), 0.5 (dcgan)")
-    parser.add_argument("--latent-dim", type=int, help="noise size: 2 (gan), 100 (dcgan)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds data, weights, batches, noise")
-    parser.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
-    parser.add_argument(
-        "--eager", action="store_true", help="no torch.compile, tf.function or hybridize"
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """The settings of a training run, shared by ``train`` and ``compare``."""
+    settings = parser.add_argument_group("training settings (defaults: d2l's, per model)")
+    settings.add_argument("--epochs", type=int, help="epochs to train (default 20)")
+    settings.add_argument("--batch-size", type=int, help="examples per step (8 gan, 64 dcgan)")
+    settings.add_argument("--lr", type=float, help="learning rate of both networks")
+    settings.add_argument("--lr-d", type=float, help="discriminator's rate (0.05 gan, 0.005 dcgan)")
+    settings.add_argument("--lr-g", type=float, help="generator's rate (0.005 gan and dcgan)")
+    settings.add_argument("--beta1", type=float, help="Adam's beta1 (0.9 gan, 0.5 dcgan)")
+    settings.add_argument("--latent-dim", type=int, help="noise size (2 gan, 100 dcgan)")
+    settings.add_argument(
+        "--seed", type=int, default=0, help="seeds data, weights, batches and noise (default 0)"
     )
-    parser.add_argument(
+    settings.add_argument("--limit", type=int, help="train on the first LIMIT examples only")
+    compiling = settings.add_mutually_exclusive_group()
+    compiling.add_argument(
+        "--eager", action="store_true",
+        help="never compile the step (no torch.compile, tf.function or hybridize)",
+    )  # fmt: skip
+    compiling.add_argument(
+        "--compile", action="store_true",
+        help="always compile the step (by default: wherever it pays off end to end)",
+    )  # fmt: skip
+    settings.add_argument(
         "--mixed-precision", action="store_true", help="bfloat16 forward passes (PyTorch, GPU)"
     )
-    if model != "gan":
-        parser.add_argument("--dataset", help="emoji (default), shapes, or a folder or .zip")
-        parser.add_argument("--image-size", type=int, choices=(16, 32, 64), help="default 64")
-        parser.add_argument("--width", type=int, help="narrowest block's channels (default 64)")
+    images = parser.add_argument_group("DCGAN only")
+    images.add_argument(
+        "--dataset", help="emoji (default, packaged), shapes, or a folder or .zip of images"
+    )
+    images.add_argument("--image-size", type=int, help="16, 32 or 64 (default 64)")
+    images.add_argument("--width", type=int, help="channels of the narrowest block (default 64)")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``train`` (and of ``examples/gan.py``, ``examples/dcgan.py``)."""
+    parser.add_argument("model", choices=("gan", "dcgan"), help="d2l 20.1's GAN or 20.2's DCGAN")
+    _backend_flag(parser)
+    run = parser.add_argument_group("the run folder")
+    run.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
+    run.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    run.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
+    run.add_argument("--initial", type=Path, help="start from these weights (.npz)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_flags(parser)
 
 
 def config_from(args: argparse.Namespace) -> Config:
+    if args.model == "gan":
+        given = [name for name in IMAGE_FLAGS if getattr(args, name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ValueError(f"{flags}: DCGAN flags; the GAN trains on its 2-D Gaussian")
     return Config.for_model(
         args.model,
         epochs=args.epochs,
@@ -94,12 +125,12 @@ def config_from(args: argparse.Namespace) -> Config:
         lr_G=args.lr_g if args.lr_g is not None else args.lr,
         beta1=args.beta1,
         latent_dim=args.latent_dim,
-        dataset=getattr(args, "dataset", None),
-        image_size=getattr(args, "image_size", None),
-        width=getattr(args, "width", None),
+        dataset=args.dataset,
+        image_size=args.image_size,
+        width=args.width,
         seed=args.seed,
         limit=args.limit,
-        compiled=not args.eager,
+        compiled=False if args.eager else True if args.compile else None,
         mixed_precision=args.mixed_precision,
     )
 
@@ -122,10 +153,12 @@ def sample(args: argparse.Namespace) -> int:
     fake = models.generate(generator, experiments.fixed_noise(config))
     if config.model == "gan":
         real = experiments.load_data(config)
-        path = plots.plot_gaussian(real, fake, args.out, f"gan on {selection.current_name()}")
+        title = f"gan on {selection.current_name()}, epoch {checkpoint.epoch}"
+        path = plots.plot_gaussian(real, fake, args.out, title)
     else:
         rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
-        path = plots.save_image_grid(fake, args.out, rows, columns)
+        title = experiments.grid_title(config, checkpoint.epoch)
+        path = plots.save_image_grid(fake, args.out, rows, columns, title)
     if args.save_array:
         np.save(args.save_array, fake)
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
@@ -141,7 +174,10 @@ def compare(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown backend {name!r} in --backends; valid: {VALID}")
     pythons = parse_pythons(args.python) if args.python else {}
     out = args.out or Path("runs") / f"compare-{args.model}"
-    comparison.compare(config_from(args), backends, out, args.isolated, pythons, args.overwrite)
+    config = config_from(args)
+    comparison.compare(
+        config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress
+    )
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
 
@@ -182,33 +218,67 @@ def info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gan-backends", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    common = _common_flags()
+    parser = argparse.ArgumentParser(
+        prog="gan-backends", description=DESCRIPTION, parents=[common],
+        epilog="Run 'gan-backends COMMAND --help' for a command's flags.",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train_parser = commands.add_parser("train", help="train the GAN or the DCGAN")
-    train_models = train_parser.add_subparsers(dest="model", required=True)
-    for model in ("gan", "dcgan"):
-        add_train_arguments(train_models.add_parser(model, help=f"d2l's {model.upper()}"), model)
+    train_parser = commands.add_parser(
+        "train", parents=[common], help="train the GAN or the DCGAN on one backend",
+        description="Train d2l's GAN or DCGAN; writes metrics.json, plots, samples and a "
+        "checkpoint into OUT after every epoch.",
+    )  # fmt: skip
+    add_train_arguments(train_parser)
     train_parser.set_defaults(handler=train)
 
-    compare_parser = commands.add_parser("compare", help="one run per backend, side by side")
-    compare_parser.add_argument("--model", choices=("gan", "dcgan"), default="gan")
-    compare_parser.add_argument("--backends", default="torch,tensorflow,mxnet")
+    compare_parser = commands.add_parser(
+        "compare", parents=[common], help="one run per backend from the same start, side by side",
+        description="Train the same model on several backends from the same initial weights, "
+        "batches and noise; writes compare.md, compare.json and compare.png into OUT.",
+    )  # fmt: skip
     compare_parser.add_argument(
-        "--isolated", action="store_true", help="each backend in its own interpreter (tox envs)"
+        "--model", choices=("gan", "dcgan"), default="gan", help="the model (default gan)"
     )
-    compare_parser.add_argument("--python", help="interpreters: torch=PATH,mxnet=PATH,...")
-    add_train_arguments(compare_parser)
+    compare_parser.add_argument(
+        "--backends", default=",".join(selection.DEFAULT_ORDER),
+        help=f"comma-separated backends, in the table's order (default {VALID.replace(' ', '')})",
+    )  # fmt: skip
+    compare_parser.add_argument(
+        "--isolated", action="store_true",
+        help="run every backend in its own interpreter (the tox environments by default)",
+    )  # fmt: skip
+    compare_parser.add_argument(
+        "--python", metavar="NAME=PATH,...",
+        help="the interpreter of a backend, e.g. mxnet=.tox/mxnet/bin/python",
+    )  # fmt: skip
+    compare_parser.add_argument(
+        "--out", type=Path, help="output folder (default runs/compare-MODEL)"
+    )
+    compare_parser.add_argument(
+        "--overwrite", action="store_true", help="replace the comparison already in OUT"
+    )
+    compare_parser.add_argument(
+        "--no-progress", action="store_true", help="no line per backend as it trains"
+    )
+    add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 
-    sample_parser = commands.add_parser("sample", help="samples from a checkpoint, any backend")
-    _add_backend(sample_parser)
-    sample_parser.add_argument("--checkpoint", type=Path, required=True)
-    sample_parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    sample_parser = commands.add_parser(
+        "sample", parents=[common], help="draw samples from a checkpoint, on any backend"
+    )
+    _backend_flag(sample_parser)
+    sample_parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="a checkpoint.npz that training wrote"
+    )
+    sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
     sample_parser.set_defaults(handler=sample)
 
-    info_parser = commands.add_parser("info", help="installed backends, versions, devices")
+    info_parser = commands.add_parser(
+        "info", parents=[common], help="installed backends, versions, devices and threads"
+    )
     info_parser.set_defaults(handler=info)
     return parser
 
@@ -220,6 +290,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    if args.verbose:
+        os.environ[VERBOSE_VARIABLE] = "1"
     try:
         if getattr(args, "backend", None):
             selection.set_backend(args.backend)
@@ -228,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gan-backends: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"\ngan-backends: {interrupt or 'interrupted'}", file=sys.stderr)
+        print(f"gan-backends: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -6,7 +6,9 @@ batch order and the noise come from the same seeded NumPy generator on every bac
 framework RNG plays a part. Each backend trains in its own process (fresh thread pools, honest
 timings): the current interpreter by default, or, with ``--isolated``, each backend's own
 interpreter (``--python torch=PATH,...``, else the tox env ``.tox/<backend>``), so that
-TensorFlow 2.21 and MXNet, which cannot share an environment, can still be compared.
+TensorFlow 2.21 and MXNet, which cannot share an environment, can still be compared. A backend
+that the current interpreter lacks runs in its tox env when there is one; otherwise the
+comparison stops before training anything and says what to do.
 
 Writes ``compare.json``, ``compare.md`` (a table to paste into an issue) and ``compare.png``
 (loss curves overlaid; for the DCGAN each backend's samples side by side), and prints the table.
@@ -25,10 +27,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gan_backends import plots
-from gan_backends.experiments import Config, initial_weights
+from gan_backends import plots, selection
+from gan_backends.experiments import Config, initial_weights, summary_line
 from gan_backends.files import write_atomically, write_json, write_npz
 from gan_backends.runs import RunFolderError
+
+
+class BackendRunError(RuntimeError):
+    """One backend's training process failed; the message ends with its own last line."""
 
 
 def worker_command(
@@ -38,11 +44,14 @@ def worker_command(
     command = [
         python, "-m", "gan_backends.cli", "train", config.model, "--backend", backend,
         "--out", str(out), "--initial", str(initial), "--no-progress",
-        *(["--overwrite"] if overwrite else []),
         "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
         "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
         "--latent-dim", str(config.latent_dim), "--seed", str(config.seed),
     ]  # fmt: skip
+    if overwrite:
+        command.append("--overwrite")
+    if config.compiled is not None:
+        command.append("--compile" if config.compiled else "--eager")
     if config.limit is not None:
         command += ["--limit", str(config.limit)]
     if config.model == "dcgan":
@@ -54,18 +63,22 @@ def worker_command(
 def interpreters(
     backends: list[str], isolated: bool, given: dict[str, str], root: Path
 ) -> dict[str, str]:
-    """Which Python runs each backend."""
+    """Which Python runs each backend: ``given``, else the tox env where ``isolated`` or where
+    this interpreter lacks the backend, else this interpreter."""
+    installed = set(selection.installed_backends())
     chosen = {}
     for name in backends:
         tox_python = root / ".tox" / name / "bin" / "python"
         if name in given:
             chosen[name] = given[name]
-        elif isolated and tox_python.exists():
+        elif (isolated or name not in installed) and tox_python.exists():
             chosen[name] = str(tox_python)
-        elif isolated:
+        elif isolated or name not in installed:
+            where = "" if isolated else f"{name} is not installed in this environment; "
             raise FileNotFoundError(
-                f"--isolated needs an interpreter for {name}: pass --python {name}=PATH "
-                f"or create the tox env ({tox_python}) with `tox -e {name} --notest`"
+                f"{where}compare needs an interpreter for {name}: create its tox env with "
+                f"`tox -e {name} --notest` (compare then uses {tox_python}), pass --python "
+                f"{name}=PATH, or leave {name} out of --backends"
             )
         else:
             chosen[name] = sys.executable
@@ -79,10 +92,12 @@ def compare(
     isolated: bool = False,
     pythons: dict[str, str] | None = None,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train ``config`` on each backend from the same start and compare; returns compare.json.
 
     A folder that holds an earlier comparison is refused unless ``overwrite`` replaces it.
+    ``progress`` prints a line to stderr as each backend starts and ends.
     """
     out = Path(out)
     if (out / "compare.json").exists() and not overwrite:
@@ -90,17 +105,20 @@ def compare(
             f"{out} already holds a comparison (compare.json); replace it with --overwrite, "
             "or choose another --out"
         )
-    initial = write_npz(out / "initial_weights.npz", initial_weights(config))
     pythons = interpreters(backends, isolated, pythons or {}, Path.cwd())
+    initial = write_npz(out / "initial_weights.npz", initial_weights(config))
     results = {}
-    for name in backends:
+    for number, name in enumerate(backends, start=1):
+        if progress:
+            print(f"{name}: training ({number} of {len(backends)})", file=sys.stderr, flush=True)
         command = worker_command(pythons[name], config, name, out / name, initial, overwrite)
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
-            raise RuntimeError(
-                f"{name} failed (exit {finished.returncode}):\n{finished.stderr.strip()[-2000:]}"
-            )
+            last = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise BackendRunError(f"{name} failed (exit {finished.returncode}): {last}")
         results[name] = json.loads((out / name / "metrics.json").read_text())
+        if progress:
+            print(f"{name}: {summary_line(results[name])}", file=sys.stderr, flush=True)
     summary = summarise(config, results)
     write_json(out / "compare.json", summary)
     table = markdown_table(summary)

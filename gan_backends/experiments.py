@@ -88,7 +88,7 @@ class Config:
     width: int = 64
     seed: int = 0
     limit: int | None = None
-    compiled: bool = True
+    compiled: bool | None = None
     mixed_precision: bool = False
 
     def __post_init__(self) -> None:
@@ -258,7 +258,8 @@ def run(
             if config.model == "dcgan":
                 fake = models.generate(trainer.generator, sample_noise)
                 grid = out / f"samples_epoch{trainer.epoch:03d}.png"
-                plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS)
+                title = grid_title(config, trainer.epoch)
+                plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS, title)
             config_record = {**asdict(config), "quality": quality_history}
             save_checkpoint(checkpoint_path, trainer, config_record)
             saved_epoch = trainer.epoch
@@ -288,7 +289,8 @@ def _final_outputs(
     plots.plot_losses(trainer.history.loss_D, trainer.history.loss_G, out / "losses.png", title)
     fake = models.generate(trainer.generator, sample_noise)
     if config.model == "dcgan":
-        plots.save_image_grid(fake, out / "samples.png", SAMPLE_ROWS, SAMPLE_COLUMNS)
+        title = grid_title(config, trainer.epoch)
+        plots.save_image_grid(fake, out / "samples.png", SAMPLE_ROWS, SAMPLE_COLUMNS, title)
         return {}
     plots.plot_gaussian(data[:GAN_SAMPLES], fake, out / "samples.png", title)
     mean, cov = datasets.gaussian_moments()
@@ -299,6 +301,12 @@ def _final_outputs(
         "true_mean": mean.tolist(),
         "true_cov": cov.tolist(),
     }
+
+
+def grid_title(config: Config, epoch: int) -> str:
+    """What a DCGAN sample grid shows: model, backend, epoch and data."""
+    dataset = Path(config.dataset).name if os.sep in config.dataset else config.dataset
+    return f"{config.model} on {selection.current_name()}, epoch {epoch}, {dataset}"
 
 
 def _last_checkpoint(path: Path, epoch: int | None) -> str:

@@ -9,19 +9,22 @@ the parent folders of ``path``, replaces the file atomically, and returns it as 
 
 Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so their pixel sizes
 are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
-per grid, if wider) x 400 plus the height of the grid row, ``plot_functions`` 400x350 per panel,
-at most 3 panels per row.
+per grid, if wider) x 400 (one backend) or 700 (several: a row of differences from the first
+backend, so that curves drawn on top of each other still show that they agree) plus the height
+of the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
 
 Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
 HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
 1 -> 255) with a ``GAP`` (2) pixel white gap between tiles and no outer border, and
-``save_image_grid`` writes that array with Pillow, pixel for pixel.
+``save_image_grid`` writes that array with Pillow, pixel for pixel, under an optional title
+strip (``TITLE_HEIGHT`` pixels a line, black on white).
 """
 
 # The arguments loss_D / loss_G keep the d2l chapter's names (and History's field names).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,13 +34,14 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from gan_backends.files import write_atomically
 
 __all__ = [
     "DPI",
     "GAP",
+    "TITLE_HEIGHT",
     "compare_figure",
     "image_grid",
     "plot_functions",
@@ -48,6 +52,9 @@ __all__ = [
 
 DPI = 100
 GAP = 2
+TITLE_HEIGHT = 18
+#: Line styles and markers that keep curves lying on top of each other distinguishable.
+CURVE_STYLES = [("-", "", 3.0), ("--", "o", 2.0), (":", "x", 2.0), ("-.", "s", 1.5)]
 
 Curves = dict[str, tuple[Sequence[float], Sequence[float]]]
 
@@ -97,11 +104,32 @@ def _draw_scatter(ax: Axes, real: np.ndarray, fake: np.ndarray) -> None:
 
 def _draw_curves(axes: Sequence[Axes], curves: Curves) -> None:
     for index, (ax, role) in enumerate(zip(axes, ("discriminator", "generator"), strict=True)):
-        for name, pair in curves.items():
+        for (name, pair), (line, marker, width) in zip(
+            curves.items(), itertools.cycle(CURVE_STYLES), strict=False
+        ):
             values = pair[index]
-            ax.plot(_epochs(values), values, label=name, marker="." if len(values) < 2 else "")
+            marker = marker or ("." if len(values) < 2 else "")
+            ax.plot(_epochs(values), values, label=name, linestyle=line, marker=marker,
+                    linewidth=width, markevery=max(1, len(values) // 10))  # fmt: skip
         ax.set_title(role)
         _label_loss_axes(ax)
+
+
+def _draw_differences(axes: Sequence[Axes], curves: Curves) -> None:
+    """|loss - the first backend's loss| per epoch, for every other backend."""
+    (reference, first), *others = curves.items()
+    for index, ax in enumerate(axes):
+        for colour, (name, pair) in enumerate(others, start=1):
+            count = min(len(pair[index]), len(first[index]))
+            difference = np.abs(np.subtract(pair[index][:count], first[index][:count]))
+            ax.plot(_epochs(difference), difference, color=f"C{colour}", label=name,
+                    marker="o" if count < 2 else "")  # fmt: skip
+        ax.set_title(f"difference from {reference}")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("|loss difference|")
+        ax.legend()
 
 
 def plot_losses(
@@ -146,37 +174,63 @@ def image_grid(images: np.ndarray, rows: int = 3, cols: int = 7) -> np.ndarray:
     return grid
 
 
-def save_image_grid(images: np.ndarray, path: str | Path, rows: int = 3, cols: int = 7) -> Path:
-    """Write ``image_grid(images, rows, cols)`` as an RGB PNG with Pillow (exact pixels)."""
-    grid = Image.fromarray(image_grid(images, rows, cols))
-    return write_atomically(path, lambda file: grid.save(file, format="PNG"))
+def save_image_grid(
+    images: np.ndarray, path: str | Path, rows: int = 3, cols: int = 7, title: str = ""
+) -> Path:
+    """Write ``image_grid(images, rows, cols)`` as an RGB PNG with Pillow (exact pixels), under
+    ``title`` (wrapped to the grid's width) when one is given."""
+    grid = image_grid(images, rows, cols)
+    if title:
+        grid = np.concatenate([_title_strip(title, grid.shape[1]), grid])
+    picture = Image.fromarray(grid)
+    return write_atomically(path, lambda file: picture.save(file, format="PNG"))
+
+
+def _title_strip(title: str, width: int) -> np.ndarray:
+    """``title`` in black on white, wrapped into lines no wider than ``width`` pixels."""
+    font = ImageFont.load_default(size=TITLE_HEIGHT - 5)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[str] = []
+    for word in title.split():
+        if lines and measure.textlength(f"{lines[-1]} {word}", font=font) <= width - 4:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    strip = Image.new("RGB", (width, TITLE_HEIGHT * len(lines)), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for row, line in enumerate(lines):
+        left = max(2, (width - measure.textlength(line, font=font)) / 2)
+        draw.text((left, row * TITLE_HEIGHT + 3), line, fill=(0, 0, 0), font=font)
+    return np.asarray(strip)
 
 
 def compare_figure(
     curves: Curves, grids: dict[str, np.ndarray] | None, path: str | Path, title: str = ""
 ) -> Path:
-    """Loss curves overlaid on top; below, when given, each backend's sample grid with its name.
+    """Loss curves overlaid on top; with several backends, each one's difference from the first
+    below them; then, when given, each backend's sample grid with its name.
 
     ``grids`` maps a name to an HWC uint8 image from ``image_grid``. Width: 1000 pixels, or 450
-    per grid when wider; height: 400 pixels for the curves plus the grid row (its images' aspect
-    ratio at their panel width, plus 50 for the titles).
+    per grid when wider; height: 400 pixels for the curves, 300 for the differences, plus the
+    grid row (its images' aspect ratio at their panel width, plus 50 for the titles).
     """
-    if not grids:
-        fig = _figure(10, 4, title)
-        _draw_curves(fig.subplots(1, 2), curves)
-        return _save(fig, path)
-    width = max(10.0, 4.5 * len(grids))
-    aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
-    grid_height = width / len(grids) * aspect + 0.5
-    fig = _figure(width, 4 + grid_height, title)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[4, grid_height])
-    _draw_curves(top.subplots(1, 2), curves)
-    for ax, (name, grid) in zip(
-        bottom.subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
-    ):
-        ax.imshow(grid, interpolation="nearest")
-        ax.set_title(name)
-        ax.set_axis_off()
+    width = max(10.0, 4.5 * len(grids or ()))
+    heights = [4.0] + ([3.0] if len(curves) > 1 else [])
+    if grids:
+        aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
+        heights.append(width / len(grids) * aspect + 0.5)
+    fig = _figure(width, sum(heights), title)
+    rows = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    _draw_curves(rows[0].subplots(1, 2), curves)
+    if len(curves) > 1:
+        _draw_differences(rows[1].subplots(1, 2), curves)
+    if grids:
+        for ax, (name, grid) in zip(
+            rows[-1].subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
+        ):
+            ax.imshow(grid, interpolation="nearest")
+            ax.set_title(name)
+            ax.set_axis_off()
     return _save(fig, path)
 
 

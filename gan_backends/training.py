@@ -19,6 +19,7 @@ One semantic everywhere (d2l 20.1 and 20.2, with the reductions made equal):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from gan_backends.models import Model, backend_of, check_batch, network_of
 
@@ -57,10 +59,15 @@ class Trainer:
 
     Learning rates must be finite and >= 0 (0 freezes that network), betas in [0, 1) and
     epsilon > 0; anything else raises ValueError before a framework sees it.
-    ``compiled=False`` runs the step eagerly (no ``torch.compile``, ``tf.function`` or
-    ``hybridize``) for debugging. ``mixed_precision=True`` computes the forward passes in
-    bfloat16 (weights, Adam and batch-norm statistics stay float32): for GPUs, and on PyTorch
-    only (the others raise NotImplementedError).
+
+    ``compiled=None`` compiles the step (``torch.compile``, ``tf.function``, ``hybridize``) where
+    that pays for itself end to end: everywhere except the PyTorch GAN, whose default run ends
+    before a compile would (``TrainStep.compiles_by_default`` of each backend decides).
+    ``compiled=True`` or ``False`` forces it either way; eager steps also serve debugging.
+
+    ``mixed_precision=True`` computes the forward passes in bfloat16 (weights, Adam and
+    batch-norm statistics stay float32): for GPUs, and on PyTorch only (the others raise
+    NotImplementedError).
     """
 
     def __init__(
@@ -72,7 +79,7 @@ class Trainer:
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
-        compiled: bool = True,
+        compiled: bool | None = None,
         seed: int | None = None,
         mixed_precision: bool = False,
     ):
@@ -87,11 +94,16 @@ class Trainer:
         self.generator, self.discriminator = generator, discriminator
         self.backend = backend
         self.backend_name = backend.__name__.rpartition(".")[2]
-        self.noise_shape = network_of(generator).input_shape
+        self.generator_network = network_of(generator)
+        self.noise_shape = self.generator_network.input_shape
         self.data_shape = network_of(discriminator).input_shape
         self.rng = np.random.default_rng(seed)
         self.epoch = 0
         self.history = History()
+        if compiled is None:
+            compiled = backend.trainer.TrainStep.compiles_by_default(self.generator_network)
+        self.compiled = compiled
+        self._stepped = False
         self._step = backend.trainer.TrainStep(
             generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled, mixed_precision
         )
@@ -128,37 +140,44 @@ class Trainer:
         if not 1 <= batch_size <= len(data):
             raise ValueError(f"batch_size must be between 1 and len(data)={len(data)}")
         steps = len(data) // batch_size
-        bar = ProgressBar(epochs, steps, self.epoch) if progress else None
         self._step.load_data(data)
-        while self.epoch < epochs:
-            batches = self.rng.permutation(len(data))[: steps * batch_size]
-            batches = batches.reshape(steps, batch_size)
-            Z = self.rng.standard_normal((steps, batch_size, *self.noise_shape), np.float32)
-            start = time.perf_counter()
-            totals = np.zeros(2)
-            chunk = steps if bar is None else bar.chunk
-            for first in range(0, steps, chunk):
-                totals += self._run(batches[first : first + chunk], Z[first : first + chunk])
-                if bar:
-                    done = min(first + chunk, steps)
-                    bar.update(done, totals / done)
-            seconds = time.perf_counter() - start
-            self.epoch += 1
-            self.history.loss_D.append(totals[0] / steps)
-            self.history.loss_G.append(totals[1] / steps)
-            self.history.examples_per_sec.append(steps * batch_size / seconds)
-            self.history.seconds.append(seconds)
-            self.history.backend.append(self.backend_name)
-            if bar:
-                bar.end_epoch(self.epoch)
-            if on_epoch_end:
-                on_epoch_end(self)
+        note = None if self._stepped else self._step.compile_note
+        bar = Progress(epochs, steps, batch_size, self.epoch, note) if progress else None
+        with bar or contextlib.nullcontext():
+            while self.epoch < epochs:
+                self._fit_epoch(data, steps, batch_size, bar)
+                if on_epoch_end:
+                    on_epoch_end(self)
         return self.history
+
+    def _fit_epoch(
+        self, data: np.ndarray, steps: int, batch_size: int, bar: Progress | None
+    ) -> None:
+        batches = self.rng.permutation(len(data))[: steps * batch_size]
+        batches = batches.reshape(steps, batch_size)
+        Z = self.rng.standard_normal((steps, batch_size, *self.noise_shape), np.float32)
+        start = time.perf_counter()
+        totals = np.zeros(2)
+        done = 0
+        while done < steps:
+            chunk = steps if bar is None else bar.chunk
+            totals += self._run(batches[done : done + chunk], Z[done : done + chunk])
+            done = min(done + chunk, steps)
+            seconds = time.perf_counter() - start
+            if bar:
+                bar.update(self.epoch + 1, done, totals / done, seconds)
+        self.epoch += 1
+        self.history.loss_D.append(totals[0] / steps)
+        self.history.loss_G.append(totals[1] / steps)
+        self.history.examples_per_sec.append(steps * batch_size / seconds)
+        self.history.seconds.append(seconds)
+        self.history.backend.append(self.backend_name)
 
     def _run(self, batches: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """One step per row of ``batches`` (indices into the loaded data); the sums of their
         (loss_D, loss_G)."""
         totals = np.array(self._step.run(batches, Z))
+        self._stepped = True
         if not np.isfinite(totals).all():
             raise FloatingPointError(
                 f"the losses became non-finite (loss_D, loss_G = {totals}) in epoch "
@@ -187,23 +206,46 @@ def check_setting(name: str, value: Any, rule: tuple[Callable[[Any], bool], str]
         raise ValueError(f"{name} must be {wanted}; got {value!r}")
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn about twenty times an epoch."""
+class Progress:
+    """One progress bar for a whole ``fit``, on stderr (tqdm).
 
-    def __init__(self, epochs: int, steps: int, start_epoch: int):
-        self.epochs, self.steps, self.epoch = epochs, steps, start_epoch + 1
-        self.chunk = max(1, math.ceil(steps / 20))
-        self.start = time.perf_counter()
+    It counts examples over all epochs and shows the epoch, the running mean losses and the
+    epoch's examples/sec over its training time alone: the number ``History`` records and the
+    closing summary line prints. While the first call compiles the step, it says so. Steps run
+    in chunks of about ``SECONDS_PER_UPDATE`` between redraws, so that drawing costs nothing
+    noticeable even where a step takes microseconds.
+    """
 
-    def update(self, done: int, losses: np.ndarray) -> None:
-        filled = round(24 * done / self.steps)
-        rate = done / max(time.perf_counter() - self.start, 1e-9)
-        sys.stderr.write(
-            f"\repoch {self.epoch}/{self.epochs} [{'#' * filled}{'.' * (24 - filled)}] "
-            f"loss_D {losses[0]:.3f} loss_G {losses[1]:.3f} {rate:.1f} steps/s"
+    SECONDS_PER_UPDATE = 0.25
+    BAR_FORMAT = (
+        "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+    )
+
+    def __init__(
+        self, epochs: int, steps: int, batch_size: int, done_epochs: int, compile_note: str | None
+    ):
+        self.epochs, self.steps, self.batch_size = epochs, steps, batch_size
+        self.chunk = 1
+        self.bar = tqdm(
+            total=epochs * steps * batch_size, initial=done_epochs * steps * batch_size,
+            unit=" examples", dynamic_ncols=True, file=sys.stderr,
+            bar_format=self.BAR_FORMAT,
+            desc=f"{compile_note or f'epoch {done_epochs + 1}/{epochs}'}: ",
+        )  # fmt: skip
+
+    def update(self, epoch: int, done: int, losses: np.ndarray, seconds: float) -> None:
+        """``done`` steps of ``epoch`` took ``seconds``; ``losses`` are their means."""
+        rate = done * self.batch_size / max(seconds, 1e-9)
+        self.chunk = max(1, min(self.steps, int(self.SECONDS_PER_UPDATE * done / seconds)))
+        self.bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+        self.bar.set_postfix_str(
+            f"loss_D {losses[0]:.3f}, loss_G {losses[1]:.3f}, {rate:,.1f} examples/sec",
+            refresh=False,
         )
-        sys.stderr.flush()
+        self.bar.update(((epoch - 1) * self.steps + done) * self.batch_size - self.bar.n)
 
-    def end_epoch(self, finished: int) -> None:
-        sys.stderr.write("\n")
-        self.epoch, self.start = finished + 1, time.perf_counter()
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.bar.close()

@@ -204,7 +204,7 @@ def test_an_unknown_backend_flag_lists_the_valid_names():
     result = cli("train", "gan", "--backend", "caffe")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
-        "gan-backends train gan: error: argument --backend: unknown backend 'caffe'; valid: "
+        "gan-backends train: error: argument --backend: unknown backend 'caffe'; valid: "
         "torch, tensorflow, mxnet"
     )
 

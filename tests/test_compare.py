@@ -1,11 +1,13 @@
 """gan-backends compare: one fair run per backend, merged into a table, a JSON and a figure."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from gan_backends import compare as comparison
+from gan_backends import selection
 from gan_backends.experiments import Config
 
 GAN_ONE_EPOCH = Config.for_model("gan", epochs=1)
@@ -52,7 +54,25 @@ def test_compare_runs_on_a_single_installed_backend(backend, tmp_path):
 
 
 def test_isolated_comparison_needs_an_interpreter_per_backend(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"--python mxnet=PATH .*`tox -e mxnet --notest`"):
+    with pytest.raises(FileNotFoundError) as missing:
         comparison.interpreters(["mxnet"], isolated=True, given={}, root=tmp_path)
+    assert str(missing.value) == (
+        "compare needs an interpreter for mxnet: create its tox env with `tox -e mxnet "
+        f"--notest` (compare then uses {tmp_path}/.tox/mxnet/bin/python), pass --python "
+        "mxnet=PATH, or leave mxnet out of --backends"
+    )
     given = {"mxnet": "/opt/mxnet/bin/python"}
     assert comparison.interpreters(["mxnet"], True, given, tmp_path) == given
+
+
+def test_a_backend_missing_here_runs_in_its_tox_env_or_is_named_before_training(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(selection, "installed_backends", lambda: ["torch"])
+    with pytest.raises(FileNotFoundError, match=r"^mxnet is not installed in this environment; "):
+        comparison.interpreters(["torch", "mxnet"], isolated=False, given={}, root=tmp_path)
+    tox_python = tmp_path / ".tox" / "mxnet" / "bin" / "python"
+    tox_python.parent.mkdir(parents=True)
+    tox_python.touch()
+    chosen = comparison.interpreters(["torch", "mxnet"], isolated=False, given={}, root=tmp_path)
+    assert chosen == {"torch": sys.executable, "mxnet": str(tox_python)}

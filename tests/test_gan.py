@@ -232,3 +232,16 @@ def test_weights_saved_on_one_backend_load_on_every_other(all_backends, tmp_path
         D = models.gan_discriminator()
         gb.load_weights(D, tmp_path / "D.npz")
         np.testing.assert_allclose(gb.discriminate(D, x), expected, atol=1e-6, err_msg=name)
+
+
+def test_the_progress_bar_shows_the_rate_the_history_records(backend, capsys):
+    G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    trainer = gb.Trainer(G, D, seed=0)
+    trainer._step.compile_note = "compiling the step for the test"
+    history = trainer.fit(datasets.gaussian(64, seed=0), epochs=2, batch_size=8, progress=True)
+    shown = capsys.readouterr().err
+    assert shown.lstrip("\r").startswith("compiling the step for the test:")
+    final = shown.rstrip("\n").split("\r")[-1]
+    assert "epoch 2/2: 100%" in final
+    assert f"loss_D {history.loss_D[-1]:.3f}, loss_G {history.loss_G[-1]:.3f}" in final
+    assert final.endswith(f"{history.examples_per_sec[-1]:,.1f} examples/sec]")

@@ -10,6 +10,7 @@ from PIL import Image
 
 from gan_backends.plots import (
     GAP,
+    TITLE_HEIGHT,
     compare_figure,
     image_grid,
     plot_functions,
@@ -87,11 +88,28 @@ def test_compare_figure_overlays_one_line_per_backend_in_both_panels(tmp_path):
         "mxnet": (LOSS_D[:3], LOSS_G[:3]),
     }
     image = open_png(compare_figure(curves, None, tmp_path / "curves.png", title="compare"))
-    assert image.size == (1000, 400)
+    assert image.size == (1000, 700)
     pixels = np.asarray(image)
-    for panel in (pixels[:, :500], pixels[:, 500:]):
+    for panel in (pixels[:400, :500], pixels[:400, 500:]):
         for colour in (BLUE, ORANGE, GREEN):
             assert count_near(panel, colour) > 30
+
+
+def test_identical_curves_stay_visible_and_their_differences_are_drawn(tmp_path):
+    curves = {name: (LOSS_D, LOSS_G) for name in ("torch", "tensorflow", "mxnet")}
+    pixels = np.asarray(open_png(compare_figure(curves, None, tmp_path / "same.png")))
+    for panel in (pixels[:400, :500], pixels[:400, 500:]):
+        for colour in (BLUE, ORANGE, GREEN):  # markers and dashes show the lines beneath
+            assert count_near(panel, colour, tolerance=10) > 30
+    for panel in (pixels[400:, :500], pixels[400:, 500:]):  # differences from torch: flat at 0
+        assert count_near(panel, BLUE, tolerance=10) == 0
+        assert count_near(panel, ORANGE, tolerance=10) > 30
+        assert count_near(panel, GREEN, tolerance=10) > 30
+
+
+def test_a_single_backend_has_no_difference_row(tmp_path):
+    image = open_png(compare_figure({"torch": (LOSS_D, LOSS_G)}, None, tmp_path / "one.png"))
+    assert image.size == (1000, 400)
 
 
 def test_compare_figure_puts_each_grid_below_the_curves(tmp_path):
@@ -101,12 +119,12 @@ def test_compare_figure_puts_each_grid_below_the_curves(tmp_path):
     grids = {"torch": magenta, "mxnet": magenta}
     with_grids = open_png(compare_figure(curves, grids, tmp_path / "with.png", title="DCGAN"))
     without = open_png(compare_figure(curves, None, tmp_path / "without.png"))
-    assert without.size == (1000, 400)
+    assert without.size == (1000, 700)
     assert with_grids.size[0] == 1000
-    assert with_grids.size[1] > 400 + 196  # the grid row: 500 px wide panels of 460x196 grids
+    assert with_grids.size[1] > 700 + 196  # the grid row: 500 px wide panels of 460x196 grids
     pixels = np.asarray(with_grids)
-    assert count_near(pixels[:400], (255, 0, 255), tolerance=5) == 0
-    assert count_near(pixels[400:], (255, 0, 255), tolerance=5) > 2 * 150 * 400
+    assert count_near(pixels[:700], (255, 0, 255), tolerance=5) == 0
+    assert count_near(pixels[700:], (255, 0, 255), tolerance=5) > 2 * 150 * 400
     assert count_near(np.asarray(without), (255, 0, 255), tolerance=5) == 0
 
 
@@ -203,3 +221,16 @@ def test_save_image_grid_writes_the_exact_pixels(tmp_path):
     np.testing.assert_array_equal(np.asarray(image), image_grid(images))
     small = open_png(save_image_grid(images, tmp_path / "small.png", rows=1, cols=2))
     assert small.size == (2 * 64 + GAP, 64)
+
+
+def test_a_titled_grid_keeps_the_exact_pixels_under_its_title(tmp_path):
+    images = np.random.default_rng(1).uniform(-1, 1, size=(21, 3, 16, 16)).astype(np.float32)
+    path = save_image_grid(images, tmp_path / "titled.png", title="dcgan on mxnet, epoch 3, emoji")
+    pixels = np.asarray(open_png(path))
+    grid = image_grid(images)
+    lines = (pixels.shape[0] - grid.shape[0]) // TITLE_HEIGHT
+    assert pixels.shape[1] == grid.shape[1] and lines >= 2  # wrapped to the narrow grid
+    np.testing.assert_array_equal(pixels[lines * TITLE_HEIGHT :], grid)
+    title = pixels[: lines * TITLE_HEIGHT]
+    assert count_near(title, (0, 0, 0), tolerance=60) > 50  # there is text
+    assert count_near(title, (255, 255, 255), tolerance=5) > title.size // 3 // 2  # on white

@@ -107,6 +107,11 @@ class TrainStep:
             "D": Adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": Adam(generator, lr_G, beta1, beta2, epsilon),
         }
+        self.compile_note = "hybridizing the losses into MXNet graphs" if compiled else None
+
+    @staticmethod
+    def compiles_by_default(generator_network):
+        return True
 
     def _step(self, x, z):
         with autograd.record():

@@ -22,7 +22,20 @@ class TrainStep:
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
         }
-        self._run = tf.function(self._steps, reduce_retracing=True) if compiled else self._steps
+        self._run, self.compile_note = self._steps, None
+        if compiled:
+            # Any count of steps, batch size and data size: one trace for every call.
+            signature = [
+                tf.TensorSpec([None, *discriminator.network.input_shape], tf.float32),
+                tf.TensorSpec([None, None], tf.int64),
+                tf.TensorSpec([None, None, *generator.network.input_shape], tf.float32),
+            ]
+            self._run = tf.function(self._steps, input_signature=signature)
+            self.compile_note = "tracing the training step into a tf.function"
+
+    @staticmethod
+    def compiles_by_default(generator_network):
+        return True
 
     @staticmethod
     def _adam(model, lr, beta1, beta2, epsilon):
@@ -61,7 +74,7 @@ class TrainStep:
         self.data = tf.constant(data)
 
     def run(self, batches, Z):
-        total_D, total_G = self._run(self.data, tf.constant(batches), tf.constant(Z))
+        total_D, total_G = self._run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
         return float(total_D), float(total_G)
 
     def _moments(self, role):
