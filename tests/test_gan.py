@@ -113,7 +113,7 @@ MISSING_COMPILER_RUN = """
 import numpy as np
 import gan_backends as gb
 from gan_backends import models
-trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator())
+trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator(), compiled=True)
 trainer.step(np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32))
 """
 
