@@ -3,12 +3,14 @@
 The backend comes from ``GAN_BACKEND`` (``torch``, ``tensorflow`` or ``mxnet``); when it is
 unset, the first installed of torch, tensorflow, mxnet. It is resolved, and its framework (only
 that one) imported, when first used: ``gan_backends.backend()``, an op, a model. An unknown or
-uninstalled name raises ``BackendError`` there, saying what fixes it. The NumPy-only modules
+uninstalled name raises ``BackendError`` there, saying what fixes it; a facade op called outside
+its contract raises ``OpError`` (see :mod:`gan_backends.ops`). The NumPy-only modules
 (``datasets``, ``quality``, ``plots``) work with no framework installed.
 """
 
 from gan_backends import selection
 from gan_backends.models import discriminate, generate
+from gan_backends.ops import OpError
 from gan_backends.selection import BackendError, installed_backends, set_backend
 from gan_backends.training import History, Trainer
 from gan_backends.weights import get_weights, load_weights, save_weights, set_weights
@@ -16,6 +18,7 @@ from gan_backends.weights import get_weights, load_weights, save_weights, set_we
 __all__ = [
     "BackendError",
     "History",
+    "OpError",
     "Trainer",
     "backend",
     "discriminate",

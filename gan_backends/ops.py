@@ -1,25 +1,79 @@
-"""The tensor facade: d2l's names with one signature on every backend.
+"""The tensor facade: d2l's names with one signature and one meaning on every backend.
 
-Every function here has the same signature and meaning on PyTorch, TensorFlow and MXNet; it
-forwards to ``gan_backends.backends.<selected>.ops``. Tensors are the selected framework's own
-(``torch.Tensor``, ``tf.Tensor``, ``mxnet.np.ndarray``), so the facade mixes with native code.
-``float32`` is the default dtype everywhere; dtypes are given as NumPy names (``"float32"``) or
-NumPy dtypes. ``numpy`` always returns a NumPy array and ``shape`` a tuple of ints.
+Every function here forwards to ``gan_backends.backends.<selected>.ops``. Tensors are the selected
+framework's own (``torch.Tensor``, ``tf.Tensor``, ``mxnet.np.ndarray``), so the facade mixes with
+native code.
 
 >>> from gan_backends import ops
 >>> x = ops.tensor([[1, 2], [-0.1, 0.5]])
 >>> ops.shape(ops.matmul(x, ops.transpose(x)))
 (2, 2)
+
+The contract
+------------
+A call gives the same value, dtype and error on every backend. Where this page is silent the
+facade follows the Python array API standard (https://data-apis.org/array-api/).
+
+Tensors
+    A tensor argument must be a tensor of the selected backend. Anything else (a list, a NumPy
+    array, a number, None, another framework's tensor) raises :class:`OpError`; :func:`tensor`
+    is the one converter. One exception: :func:`maximum` takes a real number as ``b``.
+Dtypes
+    ``float32`` (the default), ``float64``, ``int32`` and ``int64``, given as NumPy names or NumPy
+    dtypes. Any other dtype given to :func:`tensor`, :func:`zeros`, :func:`ones`, :func:`normal`,
+    :func:`arange` or :func:`astype` raises OpError, and so does a native tensor of another dtype
+    (bool, float16, ...) given to an op: convert it with :func:`astype`.
+Promotion
+    Ops on several tensors (:func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`)
+    compute in one result dtype: the wider one of two ints or of two floats (int32 with int64
+    gives int64, float32 with float64 gives float64) and the float one where ints meet floats
+    (int64 with float32 gives float32, as in PyTorch and JAX).
+Float-only functions
+    :func:`exp`, :func:`log`, :func:`sigmoid`, :func:`tanh`, :func:`leaky_relu` and :func:`mean`
+    convert an integer tensor to float32 first. :func:`abs` and :func:`relu` keep the dtype;
+    :func:`sum` gives int64 for int32 and keeps every other dtype.
+Empty tensors
+    A sum of no elements is 0, a mean of no elements NaN, with no warning.
+Errors
+    A bad argument raises :class:`OpError` before the framework is called, with a message that
+    names the op, the argument and the shapes or dtypes involved, e.g.
+    ``stack: every tensor must have the same shape; got (2,), (3,)``. OpError is both a
+    ValueError and a TypeError, so existing ``except`` clauses keep catching it. What only the
+    framework can see (memory, devices) raises the framework's own error.
+Gradients
+    :func:`grad` differentiates ``sum(f(x))`` for a float ``x``; where ``f(x)`` does not depend
+    on ``x`` the gradient is zeros.
+
+Backends
+--------
+A backend's ``ops`` module defines every name in ``gan_backends.backends.OPS`` with the same
+signature as here (``tensor`` takes just a NumPy array), and receives arguments this module has
+already checked: tensors of supported dtypes; the operands of a binary op already in the result
+dtype; shapes without -1; axes as non-negative ints (a reduction gets a non-empty tuple);
+``matmul`` operands of rank >= 2 whose shapes fit; ``tensor`` a fresh C-ordered NumPy array of
+the target dtype; ``grad`` a function whose result is already checked. So a backend is a list
+of one-line calls plus the few places where its framework surprises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+import numbers
+import operator
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from gan_backends import selection
+
+__all__ = [
+    "DTYPES", "DType", "OpError", "Shape", "Tensor", "abs", "arange", "astype", "concat",
+    "dtype", "exp", "float32", "float64", "grad", "int32", "int64", "is_tensor", "leaky_relu",
+    "log", "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu",
+    "reshape", "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+]  # fmt: skip
 
 Tensor = Any
 DType = str | np.dtype | type
@@ -29,33 +83,79 @@ float32 = "float32"
 float64 = "float64"
 int32 = "int32"
 int64 = "int64"
+DTYPES = (float32, float64, int32, int64)
+FLOATS = (float32, float64)
 
 
-def _ops():
-    return selection.current().ops
+class OpError(ValueError, TypeError):
+    """A facade op was called outside its contract (see the module docstring).
+
+    Both a ValueError and a TypeError, so code that caught the frameworks' errors still does.
+    """
 
 
-def _dtype(dtype: DType) -> str:
-    return np.dtype(dtype).name
+def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a tensor of the selected backend (of any dtype)."""
+    return _backend().is_tensor(x)
+
+
+def dtype(x: Tensor) -> str:
+    """The NumPy name of ``x``'s dtype, e.g. ``"float32"``.
+
+    A native dtype outside :data:`DTYPES` keeps its framework's name, e.g. ``"bfloat16"``.
+    """
+    _require_tensor("dtype", "x", x)
+    return _backend().dtype(x)
+
+
+def astype(x: Tensor, dtype: DType) -> Tensor:
+    """``x`` converted to ``dtype`` (``x`` itself where it has that dtype already).
+
+    ``x`` may have any native dtype: this is how a bool or float16 tensor enters the facade.
+    Floats become integers by truncation toward zero.
+    """
+    _require_tensor("astype", "x", x)
+    return _backend().astype(x, _dtype_arg("astype", dtype))
 
 
 def tensor(data: Any, dtype: DType = float32) -> Tensor:
-    """A tensor holding ``data`` (nested lists, NumPy arrays, scalars) as ``dtype``.
+    """A new tensor holding ``data`` as ``dtype``.
 
-    Unlike TensorFlow's ``tf.constant``, integers do not make an int32 tensor: the default is
-    float32 on every backend.
+    ``data`` is anything NumPy reads as an array of real numbers (a scalar, nested lists of
+    equal lengths, a NumPy array) or a tensor of the selected backend (then this is
+    :func:`astype`). Unlike TensorFlow's ``tf.constant``, integers do not make an int32 tensor:
+    the default is float32 on every backend. Floats become integers by truncation toward zero;
+    values an integer dtype cannot hold (NaN, infinities, out of range) raise OpError.
     """
-    return _ops().tensor(data, _dtype(dtype))
+    dtype = _dtype_arg("tensor", dtype)
+    if is_tensor(data):
+        return _backend().astype(data, dtype)
+    # Ragged lists: NumPy >= 1.24 raises, older ones warn and read objects.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            array = np.asarray(data)
+    except (ValueError, TypeError, RuntimeError):
+        array = np.asarray(None)
+    if array.dtype.kind not in "biuf":
+        raise OpError(
+            "tensor: data must be real numbers (a scalar, nested lists of equal lengths or an "
+            f"array); got {_typename(data)}, which NumPy does not read as numbers"
+        )
+    if dtype in (int32, int64) and array.size and not _fits(array, dtype):
+        raise OpError(f"tensor: data has values that {dtype} cannot hold (NaN, inf or too large)")
+    with np.errstate(over="ignore"):  # beyond float32's range is inf, as in any cast
+        return _backend().tensor(np.array(array, dtype=dtype, order="C"))
 
 
 def zeros(shape: Shape, dtype: DType = float32) -> Tensor:
     """A tensor of zeros."""
-    return _ops().zeros(_shape(shape), _dtype(dtype))
+    return _backend().zeros(_dims("zeros", shape), _dtype_arg("zeros", dtype))
 
 
 def ones(shape: Shape, dtype: DType = float32) -> Tensor:
     """A tensor of ones."""
-    return _ops().ones(_shape(shape), _dtype(dtype))
+    return _backend().ones(_dims("ones", shape), _dtype_arg("ones", dtype))
 
 
 def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: DType = float32) -> Tensor:
@@ -64,8 +164,15 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: DType = flo
     d2l's own ``normal`` takes ``(mean, std, size)`` on PyTorch and MXNet but ``(shape, mean,
     std)`` on TensorFlow; here it is ``(shape, mean, std)`` everywhere. The values differ between
     frameworks for the same seed: use NumPy noise where backends must see the same numbers.
+    ``dtype`` must be a float dtype and ``std`` >= 0.
     """
-    return _ops().normal(_shape(shape), float(mean), float(std), _dtype(dtype))
+    shape, dtype = _dims("normal", shape), _dtype_arg("normal", dtype)
+    if dtype not in FLOATS:
+        raise OpError(f"normal: dtype must be float32 or float64; got {dtype}")
+    mean, std = float(_real("normal", "mean", mean)), float(_real("normal", "std", std))
+    if not std >= 0:
+        raise OpError(f"normal: std must be >= 0; got {std}")
+    return _backend().normal(shape, mean, std, dtype)
 
 
 def arange(
@@ -73,122 +180,390 @@ def arange(
 ) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, like ``numpy.arange`` (float32 by default).
 
-    The values are computed by NumPy in float64 and then cast, so they are identical on every
-    backend (the frameworks' own float32 ``arange`` accumulate rounding differently).
+    NumPy computes the values (in float64 where a bound is a float) and :func:`tensor` converts
+    them, so they are identical on every backend (the frameworks' own float32 ``arange``
+    accumulate rounding differently).
     """
+    dtype = _dtype_arg("arange", dtype)
     if stop is None:
         start, stop = 0, start
+    bounds = {"start": start, "stop": stop, "step": step}
+    start, stop, step = (_real("arange", name, value) for name, value in bounds.items())
+    if not all(math.isfinite(b) for b in (start, stop, step)) or step == 0:
+        raise OpError(f"arange: bounds must be finite and step not 0; got {(start, stop, step)}")
     return tensor(np.arange(start, stop, step), dtype)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """The matrix product ``a @ b`` (batched over leading axes)."""
-    return _ops().matmul(a, b)
+    """The matrix product ``a @ b``, like ``numpy.matmul``.
+
+    ``a``'s last axis must match ``b``'s second-to-last axis (its only one where ``b`` is 1-D);
+    a 1-D ``a`` is a row and a 1-D ``b`` a column, dropped from the result; leading axes are
+    batch axes and broadcast.
+    """
+    (a_dtype, shape_a), (b_dtype, shape_b) = _info("matmul", "a", a), _info("matmul", "b", b)
+    shapes = f"got shapes {shape_a} and {shape_b}"
+    if not shape_a or not shape_b:
+        raise OpError(f"matmul: a and b need at least one axis each; {shapes}")
+    if shape_a[-1] != shape_b[-2 if len(shape_b) > 1 else 0]:
+        raise OpError(f"matmul: a's last axis must match b's rows; {shapes}")
+    batch = _broadcast(shape_a[:-2], shape_b[:-2], f"matmul: batch axes do not broadcast; {shapes}")
+    backend = _backend()
+    a, b = _in_result_dtype([a, b], [a_dtype, b_dtype])
+    if len(shape_a) > 1 and len(shape_b) > 1:
+        return backend.matmul(a, b)
+    rows = shape_a[-2:-1]
+    columns = shape_b[-1:] if len(shape_b) > 1 else ()
+    a = a if len(shape_a) > 1 else backend.reshape(a, (1, *shape_a))
+    b = b if len(shape_b) > 1 else backend.reshape(b, (*shape_b, 1))
+    return backend.reshape(backend.matmul(a, b), (*batch, *rows, *columns))
 
 
 def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Permute the axes like ``numpy.transpose``: reversed when ``axes`` is None.
 
-    PyTorch's ``transpose`` swaps two axes; this one takes a full permutation on every backend.
+    PyTorch's ``transpose`` swaps two axes; this one takes a permutation of all of ``x``'s axes
+    (a negative axis counts from the end) on every backend.
     """
-    return _ops().transpose(x, None if axes is None else tuple(axes))
+    shape_x = _info("transpose", "x", x)[1]
+    rank = len(shape_x)
+    if axes is None:
+        return _backend().transpose(x, tuple(reversed(range(rank))))
+    permutation = _ints(axes)
+    if permutation is not None:
+        permutation = tuple(a + rank if -rank <= a < 0 else a for a in permutation)
+    if permutation is None or sorted(permutation) != list(range(rank)):
+        raise OpError(
+            f"transpose: axes must be a permutation of {tuple(range(rank))} for shape {shape_x}; "
+            f"got {_show(axes)}"
+        )
+    return _backend().transpose(x, permutation)
 
 
 def reshape(x: Tensor, shape: Shape) -> Tensor:
-    """``x`` with a new shape (one entry may be -1)."""
-    return _ops().reshape(x, _shape(shape))
+    """``x`` with a new shape of the same size; one entry may be -1 (inferred)."""
+    shape_x = _info("reshape", "x", x)[1]
+    target = _ints(shape if isinstance(shape, Iterable) else (shape,))
+    if target is None or any(d < -1 for d in target) or target.count(-1) > 1:
+        raise OpError(f"reshape: shape must be ints >= 0 with at most one -1; got {_show(shape)}")
+    size, known = math.prod(shape_x), math.prod(d for d in target if d != -1)
+    if -1 in target and known and size % known == 0:
+        target = tuple(size // known if d == -1 else d for d in target)
+    if -1 in target or math.prod(target) != size:
+        raise OpError(f"reshape: cannot reshape shape {shape_x} ({size} elements) to {target}")
+    return _backend().reshape(x, target)
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return _ops().concat(list(tensors), axis)
+    """Join tensors along an existing axis: one rank (at least 1), the other axes equal."""
+    dtypes, shapes = _joined("concat", tensors)
+    if len({len(s) for s in shapes}) > 1:
+        raise OpError(f"concat: every tensor must have the same rank; got {_list(shapes)}")
+    if not shapes[0]:
+        raise OpError("concat: tensors must have at least one axis; got shape ()")
+    axis = _axis("concat", axis, len(shapes[0]), f"shape {shapes[0]}")
+    if len({s[:axis] + s[axis + 1 :] for s in shapes}) > 1:
+        raise OpError(f"concat: shapes must match except on axis {axis}; got {_list(shapes)}")
+    return _backend().concat(_in_result_dtype(tensors, dtypes), axis)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    return _ops().stack(list(tensors), axis)
+    """Join tensors of one shape along a new axis (``axis`` counts the result's axes)."""
+    dtypes, shapes = _joined("stack", tensors)
+    if len(set(shapes)) > 1:
+        raise OpError(f"stack: every tensor must have the same shape; got {_list(shapes)}")
+    axis = _axis("stack", axis, len(shapes[0]) + 1, f"stacking shape {shapes[0]}")
+    return _backend().stack(_in_result_dtype(tensors, dtypes), axis)
 
 
 def sum(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-    """The sum over ``axis`` (all axes when None)."""
-    return _ops().sum(x, _axis(axis), keepdims)
+    """The sum over ``axis`` (all axes when None, none when ``()``); 0 over no elements.
+
+    int32 sums to int64, the array API's default integer; other dtypes are kept.
+    """
+    x_dtype, shape_x = _info("sum", "x", x)
+    axes = _axes("sum", axis, shape_x)
+    result = int64 if x_dtype == int32 else x_dtype
+    if not axes:
+        return _backend().astype(x, result)
+    if math.prod(shape_x) == 0:
+        return _empty_reduction(0, shape_x, axes, keepdims, result)
+    return _backend().sum(_backend().astype(x, result), axes, bool(keepdims))
 
 
 def mean(x: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-    """The mean over ``axis`` (all axes when None)."""
-    return _ops().mean(x, _axis(axis), keepdims)
+    """The mean over ``axis`` (all axes when None, none when ``()``); NaN over no elements.
+
+    Integer tensors are averaged in float32.
+    """
+    x_dtype, shape_x = _info("mean", "x", x)
+    axes = _axes("mean", axis, shape_x)
+    result = x_dtype if x_dtype in FLOATS else float32
+    if not axes:
+        return _backend().astype(x, result)
+    if math.prod(shape_x) == 0:  # 0/0, where MXNet says 0 and NumPy warns
+        return _empty_reduction(math.nan, shape_x, axes, keepdims, result)
+    return _backend().mean(_backend().astype(x, result), axes, bool(keepdims))
 
 
 def exp(x: Tensor) -> Tensor:
-    """Elementwise e**x."""
-    return _ops().exp(x)
+    """Elementwise e**x (integers in float32)."""
+    return _backend().exp(_float("exp", x))
 
 
 def log(x: Tensor) -> Tensor:
-    """Elementwise natural logarithm."""
-    return _ops().log(x)
+    """Elementwise natural logarithm (integers in float32): -inf at 0, NaN below."""
+    return _backend().log(_float("log", x))
 
 
 def abs(x: Tensor) -> Tensor:
-    """Elementwise absolute value."""
-    return _ops().abs(x)
+    """Elementwise absolute value, in ``x``'s dtype."""
+    _info("abs", "x", x)
+    return _backend().abs(x)
 
 
 def maximum(a: Tensor, b: Tensor | float) -> Tensor:
-    """Elementwise maximum of two tensors, or of a tensor and a number."""
-    return _ops().maximum(a, b)
+    """Elementwise maximum, NaN where either is NaN; shapes broadcast and dtypes promote.
+
+    ``b`` may also be a real number (Python or NumPy scalar). It takes ``a``'s dtype, except that
+    a float with an integer ``a`` computes in float32. Where ``a == b``, which of them receives
+    the :func:`grad` is not specified (PyTorch splits it, TensorFlow and MXNet give it to ``a``).
+    """
+    backend = _backend()
+    a_dtype, shape_a = _info("maximum", "a", a)
+    if isinstance(b, numbers.Real) and not isinstance(b, bool):
+        result = a_dtype if a_dtype in FLOATS or isinstance(b, numbers.Integral) else float32
+        if result in (int32, int64) and not _fits(np.asarray(b), result):
+            raise OpError(f"maximum: b = {b} does not fit a's dtype {result}")
+        with np.errstate(over="ignore"):  # beyond float32's range is inf, as in any cast
+            b = backend.tensor(np.array(b, dtype=result))
+        return backend.maximum(backend.astype(a, result), b)
+    _require_tensor("maximum", "b", b, or_else=" or a real number")
+    b_dtype, shape_b = _info("maximum", "b", b)
+    _broadcast(shape_a, shape_b, f"maximum: shapes {shape_a} and {shape_b} do not broadcast")
+    return backend.maximum(*_in_result_dtype([a, b], [a_dtype, b_dtype]))
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0)."""
-    return _ops().relu(x)
+    """max(x, 0), in ``x``'s dtype."""
+    _info("relu", "x", x)
+    return _backend().relu(x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x))."""
-    return _ops().sigmoid(x)
+    """1 / (1 + exp(-x)) (integers in float32)."""
+    return _backend().sigmoid(_float("sigmoid", x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    """The hyperbolic tangent."""
-    return _ops().tanh(x)
+    """The hyperbolic tangent (integers in float32)."""
+    return _backend().tanh(_float("tanh", x))
 
 
 def leaky_relu(x: Tensor, alpha: float = 0.2) -> Tensor:
-    """x where x > 0, else alpha * x (alpha 0.2 as in the DCGAN discriminator)."""
-    return _ops().leaky_relu(x, float(alpha))
+    """x where x > 0, else alpha * x (integers in float32).
+
+    ``alpha`` is 0.2 by default, as in the DCGAN discriminator.
+    """
+    alpha = float(_real("leaky_relu", "alpha", alpha))
+    return _backend().leaky_relu(_float("leaky_relu", x), alpha)
 
 
 def numpy(x: Tensor) -> np.ndarray:
-    """A NumPy array with ``x``'s values (a copy, detached from any gradient)."""
-    return _ops().numpy(x)
+    """A NumPy array with ``x``'s values and dtype (a copy, detached from any gradient)."""
+    _require_tensor("numpy", "x", x)
+    return _backend().numpy(x)
 
 
 def shape(x: Tensor) -> tuple[int, ...]:
     """The shape of ``x`` as a tuple of Python ints."""
-    return _ops().shape(x)
+    _require_tensor("shape", "x", x)
+    return _backend().shape(x)
 
 
 def manual_seed(seed: int) -> None:
     """Seed the selected framework's global generator (used by :func:`normal`)."""
-    _ops().manual_seed(int(seed))
+    if (index := _ints((seed,))) is None:
+        raise OpError(f"manual_seed: seed must be an int; got {_show(seed)}")
+    _backend().manual_seed(index[0])
 
 
 def grad(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """The gradient of ``sum(f(x))`` with respect to ``x``, as a tensor shaped like ``x``.
 
     Hides ``backward()`` (PyTorch), ``GradientTape`` (TensorFlow) and ``autograd.record()``
-    (MXNet). ``x`` itself is left untouched.
+    (MXNet). ``x`` must be a float tensor and ``f(x)`` a float tensor of the same backend; where
+    ``f(x)`` does not depend on ``x`` the gradient is zeros (as in JAX). ``f`` computes with
+    tensors only: taking ``x`` out to NumPy inside ``f`` is outside the contract (JAX, which
+    traces ``f``, cannot). ``x`` itself is left untouched.
 
     >>> ops.numpy(ops.grad(ops.relu, ops.tensor([-1.0, 2.0])))
     array([0., 1.], dtype=float32)
     """
-    return _ops().grad(f, x)
+    x_dtype = _info("grad", "x", x)[0]
+    if x_dtype not in FLOATS:
+        raise OpError(
+            f"grad: x must be a float tensor (float32 or float64); got {x_dtype}. "
+            'Convert it with ops.astype(x, "float32")'
+        )
+    if not callable(f):
+        raise OpError(f"grad: f must be a function of x; got {_typename(f)}")
+
+    def checked(x: Tensor) -> Tensor:
+        y = f(x)
+        _require_tensor("grad", "f(x)", y, fix="")
+        if (y_dtype := _backend().dtype(y)) not in FLOATS:
+            raise OpError(f"grad: f(x) must be a float tensor (float32 or float64); got {y_dtype}")
+        return y
+
+    return _backend().grad(checked, x)
 
 
-def _shape(shape: Shape) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
+def _backend():
+    return selection.current().ops
 
 
-def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
-    return axis if axis is None or isinstance(axis, int) else tuple(axis)
+def _require_tensor(
+    op: str, name: str, x: Any, or_else: str = "", fix: str = ". Make one with ops.tensor(...)"
+) -> None:
+    if not _backend().is_tensor(x):
+        backend = selection.current_name()
+        raise OpError(
+            f"{op}: {name} must be a tensor of the {backend} backend{or_else}; "
+            f"got {_typename(x)}{fix}"
+        )
+
+
+def _info(op: str, name: str, x: Any) -> tuple[str, tuple[int, ...]]:
+    """``x``'s dtype and shape, once it is known to be a tensor of a supported dtype."""
+    _require_tensor(op, name, x)
+    if (x_dtype := _backend().dtype(x)) not in DTYPES:
+        raise OpError(
+            f"{op}: {name} has dtype {x_dtype}, which ops does not support "
+            f"({', '.join(DTYPES)}); convert it with ops.astype(...)"
+        )
+    return x_dtype, _backend().shape(x)
+
+
+def _float(op: str, x: Any) -> Tensor:
+    """``x``, checked, in float32 if it holds integers."""
+    return x if _info(op, "x", x)[0] in FLOATS else _backend().astype(x, float32)
+
+
+def _in_result_dtype(tensors: Sequence[Tensor], dtypes: Sequence[str]) -> list[Tensor]:
+    """The tensors converted to the dtype they promote to together (see Promotion)."""
+    result = max([d for d in dtypes if d in FLOATS] or dtypes, key=lambda d: np.dtype(d).itemsize)
+    backend = _backend()
+    return [
+        x if d == result else backend.astype(x, result)
+        for x, d in zip(tensors, dtypes, strict=True)
+    ]
+
+
+def _joined(op: str, tensors: Any) -> tuple[list[str], list[tuple[int, ...]]]:
+    """The dtypes and shapes of the tensors to concat or stack, once they are checked."""
+    if not isinstance(tensors, list | tuple):
+        raise OpError(f"{op}: tensors must be a list or tuple of tensors; got {_typename(tensors)}")
+    if not tensors:
+        raise OpError(f"{op}: tensors must hold at least one tensor; got an empty sequence")
+    infos = [_info(op, f"tensors[{i}]", x) for i, x in enumerate(tensors)]
+    return [d for d, _ in infos], [s for _, s in infos]
+
+
+def _dtype_arg(op: str, dtype: Any) -> str:
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise OpError(f"{op}: dtype must be one of {', '.join(DTYPES)}; got {name or _show(dtype)}")
+    return name
+
+
+def _dims(op: str, shape: Any) -> tuple[int, ...]:
+    dims = _ints(shape if isinstance(shape, Iterable) else (shape,))
+    if dims is None or any(d < 0 for d in dims):
+        raise OpError(f"{op}: shape must be an int >= 0 or a sequence of them; got {_show(shape)}")
+    return dims
+
+
+def _ints(values: Any) -> tuple[int, ...] | None:
+    """``values`` as a tuple of Python ints, or None where one is not an integer."""
+    try:
+        return tuple(operator.index(v) for v in values)
+    except TypeError:
+        return None
+
+
+def _real(op: str, name: str, value: Any) -> int | float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise OpError(f"{op}: {name} must be a real number; got {_typename(value)}")
+    return operator.index(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _axis(op: str, axis: Any, rank: int, where: str) -> int:
+    """``axis`` in ``range(rank)``, counting negative ones from the end."""
+    if (index := _ints((axis,))) is None:
+        raise OpError(f"{op}: axis must be an int; got {_show(axis)}")
+    if not -rank <= index[0] < rank:
+        valid = f"; use {-rank} to {rank - 1}" if rank else ", which has no axes"
+        raise OpError(f"{op}: axis {axis} is out of range for {where}{valid}")
+    return index[0] % rank
+
+
+def _axes(op: str, axis: Any, shape_x: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes to reduce, in range and without repeats (all of them for None)."""
+    if axis is None:
+        return tuple(range(len(shape_x)))
+    if (axes := _ints(axis if isinstance(axis, Iterable) else (axis,))) is None:
+        raise OpError(f"{op}: axis must be None, an int or a sequence of ints; got {_show(axis)}")
+    normalized = tuple(_axis(op, a, len(shape_x), f"shape {shape_x}") for a in axes)
+    if len(set(normalized)) < len(normalized):
+        raise OpError(f"{op}: axis {_show(axis)} names an axis twice for shape {shape_x}")
+    return normalized
+
+
+def _empty_reduction(
+    value: float, shape_x: tuple[int, ...], axes: tuple[int, ...], keepdims: bool, dtype: str
+) -> Tensor:
+    """A reduction of a tensor without elements, filled with ``value`` (MXNet's own reductions
+    fail where the result has no elements either)."""
+    kept = [1 if a in axes else d for a, d in enumerate(shape_x) if keepdims or a not in axes]
+    return _backend().tensor(np.full(kept, value, dtype))
+
+
+def _broadcast(shape_a: tuple[int, ...], shape_b: tuple[int, ...], message: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(shape_a, shape_b))
+    except ValueError:
+        raise OpError(message) from None
+
+
+def _fits(array: np.ndarray, dtype: str) -> bool:
+    """Whether every value of ``array`` is an integer ``dtype`` can hold (after truncation)."""
+    if array.dtype.kind not in "biuf":  # a Python int beyond int64
+        return False
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore"):
+        return bool(np.isfinite(array).all() and info.min <= array.min() <= array.max() <= info.max)
+
+
+def _typename(value: Any) -> str:
+    if value is None:
+        return "None"
+    cls = type(value)
+    package = cls.__module__.partition(".")[0]
+    return cls.__qualname__ if package == "builtins" else f"{package}.{cls.__qualname__}"
+
+
+def _show(value: Any) -> str:
+    """``value`` as a message shows it: numbers, strings and sequences as written, else a type."""
+    if isinstance(value, list | tuple) and all(isinstance(v, int | float | str) for v in value):
+        return repr(tuple(value))
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return repr(value)
+    return _typename(value)
+
+
+def _list(shapes: Sequence[tuple[int, ...]]) -> str:
+    return ", ".join(str(s) for s in shapes)

@@ -25,6 +25,7 @@ CASES = [
     ("tensor", lambda: ops.tensor([[1, 2], [-0.1, 0.5]]), lambda: np.array([[1, 2], [-0.1, 0.5]], np.float32)),
     ("tensor_int_data_is_float32", lambda: ops.tensor([1, 2]), lambda: np.array([1.0, 2.0], np.float32)),
     ("tensor_int64", lambda: ops.tensor([1, 2], dtype="int64"), lambda: np.array([1, 2], np.int64)),
+    ("astype", lambda: ops.astype(t(A), "float64"), lambda: A.astype(np.float64)),
     ("zeros", lambda: ops.zeros((2, 3)), lambda: np.zeros((2, 3), np.float32)),
     ("zeros_int_shape", lambda: ops.zeros(4), lambda: np.zeros(4, np.float32)),
     ("ones", lambda: ops.ones((3, 1)), lambda: np.ones((3, 1), np.float32)),
@@ -69,7 +70,8 @@ def test_op_matches_numpy(backend, name, call, reference):
 
 
 def test_every_facade_op_has_a_case():
-    checked = {"grad", "manual_seed", "normal", "numpy", "shape"} | {case[0] for case in CASES}
+    checked = {"dtype", "grad", "is_tensor", "manual_seed", "normal", "numpy", "shape"}
+    checked |= {case[0] for case in CASES}
     for name in [*OPS, "arange"]:
         assert any(case == name or case.startswith(f"{name}_") for case in checked), name
     assert callable(ops.arange)
@@ -89,6 +91,12 @@ def test_manual_seed_makes_normal_repeatable(backend):
     ops.manual_seed(7)
     np.testing.assert_array_equal(first, ops.numpy(ops.normal(5)))
     assert not np.array_equal(first, ops.numpy(ops.normal(5)))
+
+
+def test_dtype_and_is_tensor_describe_tensors_of_the_selected_backend(backend):
+    assert [ops.dtype(ops.zeros(1, d)) for d in ops.DTYPES] == list(ops.DTYPES)
+    assert ops.is_tensor(ops.zeros(1))
+    assert not ops.is_tensor(np.zeros(1)) and not ops.is_tensor([0.0])
 
 
 def test_numpy_returns_an_independent_copy(backend):

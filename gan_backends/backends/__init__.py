@@ -32,9 +32,12 @@ BACKENDS: dict[str, BackendInfo] = {
 
 OPS = (
     "abs",
+    "astype",
     "concat",
+    "dtype",
     "exp",
     "grad",
+    "is_tensor",
     "leaky_relu",
     "log",
     "manual_seed",

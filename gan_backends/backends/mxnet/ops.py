@@ -1,4 +1,5 @@
-"""The tensor facade on MXNet (its NumPy interface, ``mxnet.np``)."""
+"""The tensor facade on MXNet's NumPy interface, ``mxnet.np`` (arguments already checked by
+:mod:`gan_backends.ops`)."""
 
 import mxnet as mx
 import numpy as onp
@@ -6,14 +7,26 @@ from mxnet import autograd, npx
 from mxnet import np as mnp
 
 __all__ = [
-    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
-    "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
-    "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
+    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
+    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
 
 
-def tensor(data, dtype):
-    return mnp.array(onp.asarray(data, dtype=dtype), dtype=dtype)
+def is_tensor(x):
+    return isinstance(x, mnp.ndarray)
+
+
+def dtype(x):
+    return onp.dtype(x.dtype).name
+
+
+def astype(x, dtype):
+    return x.astype(dtype, copy=False)
+
+
+def tensor(array):
+    return mnp.array(array, dtype=array.dtype)  # mxnet.np.array makes float32 of float64 data
 
 
 def zeros(shape, dtype):
@@ -29,6 +42,8 @@ def normal(shape, mean, std, dtype):
 
 
 def matmul(a, b):
+    if a.dtype.kind == "i":  # MXNet's matmul has no integer kernels; its einsum has
+        return mnp.einsum("...ij,...jk->...ik", a, b)
     return mnp.matmul(a, b)
 
 
@@ -104,6 +119,7 @@ def grad(f, x):
     x = x.copy()
     x.attach_grad()
     with autograd.record():
-        y = f(x)
+        # backward() raises where f(x) does not depend on x; the zero term keeps x in the graph
+        y = f(x).sum() + (x * 0).sum()
     y.backward()
     return x.grad

@@ -1,17 +1,29 @@
-"""The tensor facade on TensorFlow."""
+"""The tensor facade on TensorFlow (arguments already checked by :mod:`gan_backends.ops`)."""
 
 import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
-    "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
-    "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
+    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
+    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
 
 
-def tensor(data, dtype):
-    return tf.constant(np.asarray(data, dtype=dtype))
+def is_tensor(x):
+    return tf.is_tensor(x)
+
+
+def dtype(x):
+    return x.dtype.name
+
+
+def astype(x, dtype):
+    return tf.cast(x, dtype)
+
+
+def tensor(array):
+    return tf.constant(array)
 
 
 def zeros(shape, dtype):
@@ -67,7 +79,7 @@ def abs(x):
 
 
 def maximum(a, b):
-    return tf.maximum(a, tf.cast(b, a.dtype))
+    return tf.maximum(a, b)
 
 
 def relu(x):
@@ -103,4 +115,4 @@ def grad(f, x):
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = tf.reduce_sum(f(x))
-    return tape.gradient(y, x)
+    return tape.gradient(y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)

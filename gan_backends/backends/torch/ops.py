@@ -1,34 +1,41 @@
-"""The tensor facade on PyTorch."""
+"""The tensor facade on PyTorch (arguments already checked by :mod:`gan_backends.ops`)."""
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "abs", "concat", "exp", "grad", "leaky_relu", "log", "manual_seed", "matmul",
-    "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack",
-    "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
+    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
+    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
 
 
-def _dtype(name):
-    return getattr(torch, name)
+def is_tensor(x):
+    return isinstance(x, torch.Tensor)
 
 
-def tensor(data, dtype):
-    return torch.as_tensor(np.asarray(data, dtype=dtype))
+def dtype(x):
+    return str(x.dtype).removeprefix("torch.")
+
+
+def astype(x, dtype):
+    return x.to(getattr(torch, dtype))
+
+
+def tensor(array):
+    return torch.from_numpy(array)
 
 
 def zeros(shape, dtype):
-    return torch.zeros(shape, dtype=_dtype(dtype))
+    return torch.zeros(shape, dtype=getattr(torch, dtype))
 
 
 def ones(shape, dtype):
-    return torch.ones(shape, dtype=_dtype(dtype))
+    return torch.ones(shape, dtype=getattr(torch, dtype))
 
 
 def normal(shape, mean, std, dtype):
-    return torch.normal(mean, std, size=shape, dtype=_dtype(dtype))
+    return torch.normal(mean, std, size=shape, dtype=getattr(torch, dtype))
 
 
 def matmul(a, b):
@@ -36,7 +43,7 @@ def matmul(a, b):
 
 
 def transpose(x, axes):
-    return x.permute(*(axes or reversed(range(x.dim()))))
+    return x.permute(axes)
 
 
 def reshape(x, shape):
@@ -52,11 +59,11 @@ def stack(tensors, axis):
 
 
 def sum(x, axis, keepdims):
-    return torch.sum(x, dim=axis, keepdim=keepdims) if axis is not None else torch.sum(x)
+    return torch.sum(x, dim=axis, keepdim=keepdims)
 
 
 def mean(x, axis, keepdims):
-    return torch.mean(x, dim=axis, keepdim=keepdims) if axis is not None else torch.mean(x)
+    return torch.mean(x, dim=axis, keepdim=keepdims)
 
 
 def exp(x):
@@ -72,7 +79,7 @@ def abs(x):
 
 
 def maximum(a, b):
-    return torch.maximum(a, torch.as_tensor(b, dtype=a.dtype))
+    return torch.maximum(a, b)
 
 
 def relu(x):
@@ -106,5 +113,8 @@ def manual_seed(seed):
 def grad(f, x):
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        (gradient,) = torch.autograd.grad(f(x).sum(), x)
+        y = f(x).sum()
+    if not y.requires_grad:  # nothing in f(x) is differentiable: autograd.grad would raise
+        return torch.zeros_like(x)
+    (gradient,) = torch.autograd.grad(y, x, allow_unused=True, materialize_grads=True)
     return gradient
