@@ -1,11 +1,11 @@
-"""gan_backends: the d2l GAN and DCGAN on PyTorch, TensorFlow and MXNet, chosen at run time.
+"""gan_backends: the d2l GAN and DCGAN on PyTorch, TensorFlow, MXNet and JAX, chosen at run time.
 
-The backend comes from ``GAN_BACKEND`` (``torch``, ``tensorflow`` or ``mxnet``); when it is
-unset, the first installed of torch, tensorflow, mxnet. It is resolved, and its framework (only
-that one) imported, when first used: ``gan_backends.backend()``, an op, a model. An unknown or
-uninstalled name raises ``BackendError`` there, saying what fixes it; a facade op called outside
-its contract raises ``OpError`` (see :mod:`gan_backends.ops`). The NumPy-only modules
-(``datasets``, ``quality``, ``plots``) work with no framework installed.
+The backend comes from ``GAN_BACKEND`` (``torch``, ``tensorflow``, ``mxnet`` or ``jax``); when
+it is unset, the first installed of torch, tensorflow, mxnet, jax. It is resolved, and its
+framework (only that one) imported, when first used: ``gan_backends.backend()``, an op, a model.
+An unknown or uninstalled name raises ``BackendError`` there, saying what fixes it; a facade op
+called outside its contract raises ``OpError`` (see :mod:`gan_backends.ops`). The NumPy-only
+modules (``datasets``, ``quality``, ``plots``) work with no framework installed.
 """
 
 from gan_backends import selection

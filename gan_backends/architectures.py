@@ -1,7 +1,8 @@
 """Backend-neutral descriptions of the d2l networks, their canonical weights and initialisation.
 
 A :class:`Network` is a sequence of layers; each backend's ``nn.build`` turns it into a native
-model (``torch.nn.Sequential``, ``keras.Sequential``, ``gluon.nn.HybridSequential``).
+model (``torch.nn.Sequential``, ``keras.Sequential``, ``gluon.nn.HybridSequential``; on JAX, a
+``Model`` holding the spec and its arrays).
 
 Canonical weights (what :func:`gan_backends.get_weights` returns on every backend), in the
 public NCHW layout:

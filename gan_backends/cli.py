@@ -34,7 +34,7 @@ USER_ERRORS = (
     CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
 )  # fmt: skip
 DESCRIPTION = (
-    "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow and MXNet: the same models, "
+    "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow, MXNet and JAX: the same models, "
     "hyperparameters and numbers on every framework. --backend overrides GAN_BACKEND."
 )
 IMAGE_FLAGS = ("dataset", "image_size", "width")
@@ -81,7 +81,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     compiling = settings.add_mutually_exclusive_group()
     compiling.add_argument(
         "--eager", action="store_true",
-        help="never compile the step (no torch.compile, tf.function or hybridize)",
+        help="never compile the step (no torch.compile, tf.function, hybridize or jax.jit)",
     )  # fmt: skip
     compiling.add_argument(
         "--compile", action="store_true",

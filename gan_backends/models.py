@@ -1,7 +1,8 @@
 """The d2l networks as native models of the selected backend, and running them on NumPy input.
 
 Every constructor returns the framework's own model object (``torch.nn.Sequential``,
-``keras.Sequential``, ``gluon.nn.HybridSequential``), built and initialised by the rule in
+``keras.Sequential``, ``gluon.nn.HybridSequential``; JAX, which has none, the backend's
+``Model`` of the spec and its arrays), built and initialised by the rule in
 :mod:`gan_backends.architectures` from a NumPy generator, so that a seed gives the same initial
 weights on every backend.
 """

@@ -1,8 +1,8 @@
 """The tensor facade: d2l's names with one signature and one meaning on every backend.
 
 Every function here forwards to ``gan_backends.backends.<selected>.ops``. Tensors are the selected
-framework's own (``torch.Tensor``, ``tf.Tensor``, ``mxnet.np.ndarray``), so the facade mixes with
-native code.
+framework's own (``torch.Tensor``, ``tf.Tensor``, ``mxnet.np.ndarray``, ``jax.Array``), so the
+facade mixes with native code.
 
 >>> from gan_backends import ops
 >>> x = ops.tensor([[1, 2], [-0.1, 0.5]])
@@ -327,7 +327,8 @@ def maximum(a: Tensor, b: Tensor | float) -> Tensor:
 
     ``b`` may also be a real number (Python or NumPy scalar). It takes ``a``'s dtype, except that
     a float with an integer ``a`` computes in float32. Where ``a == b``, which of them receives
-    the :func:`grad` is not specified (PyTorch splits it, TensorFlow and MXNet give it to ``a``).
+    the :func:`grad` is not specified (PyTorch and JAX split it, TensorFlow and MXNet give it to
+    ``a``).
     """
     backend = _backend()
     a_dtype, shape_a = _info("maximum", "a", a)

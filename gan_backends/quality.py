@@ -1,7 +1,7 @@
 """Framework-neutral quality metrics for GAN output.
 
 Everything here is plain NumPy, so the numbers are computed the same way whichever backend
-(PyTorch, TensorFlow, MXNet) produced the samples, and numbers from different backends can be
+(PyTorch, TensorFlow, MXNet, JAX) produced the samples, and numbers from different backends can be
 compared directly. Pass samples as NumPy arrays (convert tensors first).
 
 2-D Gaussian GAN

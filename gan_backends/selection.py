@@ -14,7 +14,7 @@ from types import ModuleType
 from gan_backends.backends import BACKENDS
 
 ENV_VAR = "GAN_BACKEND"
-DEFAULT_ORDER = ("torch", "tensorflow", "mxnet")
+DEFAULT_ORDER = ("torch", "tensorflow", "mxnet", "jax")
 
 
 class BackendError(ImportError):

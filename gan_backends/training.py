@@ -60,9 +60,10 @@ class Trainer:
     Learning rates must be finite and >= 0 (0 freezes that network), betas in [0, 1) and
     epsilon > 0; anything else raises ValueError before a framework sees it.
 
-    ``compiled=None`` compiles the step (``torch.compile``, ``tf.function``, ``hybridize``) where
-    that pays for itself end to end: everywhere except the PyTorch GAN, whose default run ends
-    before a compile would (``TrainStep.compiles_by_default`` of each backend decides).
+    ``compiled=None`` compiles the step (``torch.compile``, ``tf.function``, ``hybridize``,
+    ``jax.jit``) where that pays for itself end to end: everywhere except the PyTorch GAN, whose
+    default run ends before a compile would (``TrainStep.compiles_by_default`` of each backend
+    decides).
     ``compiled=True`` or ``False`` forces it either way; eager steps also serve debugging.
 
     ``mixed_precision=True`` computes the forward passes in bfloat16 (weights, Adam and

@@ -45,7 +45,7 @@ def backend(request):
 
 @pytest.fixture
 def all_backends():
-    """The three backends together, for cross-backend comparisons in one process."""
+    """Every backend together, for cross-backend comparisons in one process."""
     require_backends(*BACKENDS)
     return list(BACKENDS)
 

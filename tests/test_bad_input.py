@@ -205,7 +205,7 @@ def test_an_unknown_backend_flag_lists_the_valid_names():
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         "gan-backends train: error: argument --backend: unknown backend 'caffe'; valid: "
-        "torch, tensorflow, mxnet"
+        "torch, tensorflow, mxnet, jax"
     )
 
 
@@ -235,7 +235,7 @@ def test_training_on_a_broken_framework_is_one_line(broken_framework, tmp_path):
     assert "fails to import (ImportError: libbroken.so: cannot open)" in result.stderr
 
 
-EMPTY_BACKENDS = "--backends is empty; name one or more of torch, tensorflow, mxnet"
+EMPTY_BACKENDS = "--backends is empty; name one or more of torch, tensorflow, mxnet, jax"
 
 
 @pytest.mark.parametrize(
@@ -248,7 +248,7 @@ EMPTY_BACKENDS = "--backends is empty; name one or more of torch, tensorflow, mx
         (["--python", "torch="], "--python takes NAME=PATH pairs separated by commas, e.g. "
                                  "torch=.tox/torch/bin/python; got 'torch='"),
         (["--python", "caffe=/usr/bin/python3"], "unknown backend 'caffe' in --python; valid: "
-                                                 "torch, tensorflow, mxnet"),
+                                                 "torch, tensorflow, mxnet, jax"),
     ],
 )  # fmt: skip
 def test_compare_names_a_bad_flag_in_one_line(tmp_path, flags, message):

@@ -86,14 +86,14 @@ def test_cli_names_an_unknown_gan_backend_in_one_line():
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "gan-backends: error: Unknown backend 'caffe' (from GAN_BACKEND or --backend). "
-        "Valid names: torch, tensorflow, mxnet."
+        "Valid names: torch, tensorflow, mxnet, jax."
     )
 
 
 def test_info_lists_every_backend():
     result = run(["-m", "gan_backends.cli", "info"])
     assert result.returncode == 0, result.stderr
-    for name in ("torch", "tensorflow", "mxnet"):
+    for name in ("torch", "tensorflow", "mxnet", "jax"):
         assert name in result.stdout
 
 

@@ -232,7 +232,7 @@ for kind, value, type_name in NOT_TENSORS:
         CASES.append((f"maximum/b_{kind}", lambda v=value: ops.maximum(ops.ones(2), v), Raises(f"maximum: b must be a tensor of the {{backend}} backend or a real number; {got}")))  # fmt: skip
 CASES.append(("maximum/b_bool", lambda: ops.maximum(ops.ones(2), True), Raises(f"maximum: b must be a tensor of the {{backend}} backend or a real number; got bool. {MAKE_ONE}")))  # fmt: skip
 
-TENSOR_TYPES = {"torch": "torch.Tensor", "tensorflow": "tensorflow.EagerTensor", "mxnet": "mxnet.ndarray"}  # fmt: skip
+TENSOR_TYPES = {"torch": "torch.Tensor", "tensorflow": "tensorflow.EagerTensor", "mxnet": "mxnet.ndarray", "jax": "jaxlib.ArrayImpl"}  # fmt: skip
 
 
 def outcome(call):

@@ -25,15 +25,19 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_gan_backend_selects_and_imports_only_that_framework(name):
     require_backends(name)
+    frameworks = f"sorted(m for m in {FRAMEWORK_MODULES} if m in sys.modules)"
+    # What a framework imports itself is its own affair: TensorFlow 2.17 imports an installed jax.
+    alone = run_python(f"import sys, {FRAMEWORKS[name]}\nprint({frameworks})")
+    assert FRAMEWORKS[name] in alone.stdout, alone.stderr
     code = (
         "import sys, gan_backends as gb\n"
         "from gan_backends import ops\n"
         "ops.zeros(3)\n"
-        f"print(gb.backend(), sorted(m for m in {FRAMEWORK_MODULES} if m in sys.modules))"
+        f"print(gb.backend(), {frameworks})"
     )
     result = run_python(code, GAN_BACKEND=name)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [name, f"['{FRAMEWORKS[name]}']"]
+    assert result.stdout.split(maxsplit=1) == [name, alone.stdout]
 
 
 def test_importing_gan_backends_imports_no_framework_before_first_use():
@@ -49,7 +53,7 @@ def test_unknown_backend_name_lists_the_valid_names():
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert "Unknown backend 'caffe'" in last_line
-    assert "torch, tensorflow, mxnet" in last_line
+    assert "torch, tensorflow, mxnet, jax" in last_line
 
 
 def test_uninstalled_backend_says_which_pip_install_fixes_it(monkeypatch):
@@ -88,5 +92,5 @@ def test_every_backend_folder_has_the_same_files():
         name: sorted(f for f in os.listdir(os.path.join(root, name)) if f.endswith(".py"))
         for name in BACKENDS
     }
-    assert listings["tensorflow"] == listings["torch"] == listings["mxnet"]
-    assert listings["torch"] == sorted(["__init__.py", *(f"{m}.py" for m in MODULES)])
+    expected = sorted(["__init__.py", *(f"{m}.py" for m in MODULES)])
+    assert listings == {name: expected for name in BACKENDS}

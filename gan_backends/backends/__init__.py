@@ -1,4 +1,4 @@
-"""The three backends and the names every one of them must export.
+"""The backends and the names every one of them must export.
 
 Each backend is a package, ``gan_backends.backends.<name>``, with the same modules:
 
@@ -28,6 +28,7 @@ BACKENDS: dict[str, BackendInfo] = {
     "torch": BackendInfo("torch", "torch", "torch", "torch"),
     "tensorflow": BackendInfo("tensorflow", "tensorflow", "tensorflow", "tensorflow-cpu"),
     "mxnet": BackendInfo("mxnet", "mxnet", "mxnet", "mxnet"),
+    "jax": BackendInfo("jax", "jax", "jax", "jax"),
 }
 
 OPS = (

@@ -1,0 +1,124 @@
+"""The tensor facade on ``jax.numpy`` (arguments already checked by :mod:`gan_backends.ops`).
+
+JAX has no global random generator: :func:`manual_seed` replaces a key this module holds, and
+each :func:`normal` splits a fresh key off it.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
+    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
+    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+]  # fmt: skip
+
+_key = jax.random.PRNGKey(0)
+
+
+def is_tensor(x):
+    return isinstance(x, jax.Array)  # tracers too, so that ops work inside grad
+
+
+def dtype(x):
+    return x.dtype.name
+
+
+def astype(x, dtype):
+    return x.astype(dtype)
+
+
+def tensor(array):
+    return jnp.array(array)  # a copy: jnp.asarray may share a NumPy array's memory on a CPU
+
+
+def zeros(shape, dtype):
+    return jnp.zeros(shape, dtype)
+
+
+def ones(shape, dtype):
+    return jnp.ones(shape, dtype)
+
+
+def normal(shape, mean, std, dtype):
+    global _key
+    _key, key = jax.random.split(_key)
+    return mean + std * jax.random.normal(key, shape, dtype)
+
+
+def matmul(a, b):
+    return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+
+
+def transpose(x, axes):
+    return jnp.transpose(x, axes)
+
+
+def reshape(x, shape):
+    return jnp.reshape(x, shape)
+
+
+def concat(tensors, axis):
+    return jnp.concatenate(tensors, axis)
+
+
+def stack(tensors, axis):
+    return jnp.stack(tensors, axis)
+
+
+def sum(x, axis, keepdims):
+    return jnp.sum(x, axis, keepdims=keepdims)
+
+
+def mean(x, axis, keepdims):
+    return jnp.mean(x, axis, keepdims=keepdims)
+
+
+def exp(x):
+    return jnp.exp(x)
+
+
+def log(x):
+    return jnp.log(x)
+
+
+def abs(x):
+    return jnp.abs(x)
+
+
+def maximum(a, b):
+    return jnp.maximum(a, b)
+
+
+def relu(x):
+    return jax.nn.relu(x)
+
+
+def sigmoid(x):
+    return jax.nn.sigmoid(x)
+
+
+def tanh(x):
+    return jnp.tanh(x)
+
+
+def leaky_relu(x, alpha):
+    return jnp.where(x > 0, x, alpha * x)  # jax.nn.leaky_relu's gradient at 0 is 1, elsewhere alpha
+
+
+def numpy(x):
+    return np.array(x)
+
+
+def shape(x):
+    return tuple(x.shape)
+
+
+def manual_seed(seed):
+    global _key
+    _key = jax.random.PRNGKey(seed)
+
+
+def grad(f, x):
+    return jax.grad(lambda x: jnp.sum(f(x)))(x)
