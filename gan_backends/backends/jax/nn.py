@@ -139,14 +139,20 @@ def _conv_transpose_backward(stride, padding, size, residuals, gradient):
 conv_transpose.defvjp(_conv_transpose_forward, _conv_transpose_backward)
 
 
+def _channel_mean(x):
+    """The mean of each channel (the last axis), over each example's pixels first: XLA sums a
+    single float32 reduction in one long chain, which loses five times the digits (measured,
+    against PyTorch's batch norm)."""
+    return jnp.mean(jnp.mean(x, tuple(range(1, x.ndim - 1))), 0)
+
+
 def _batch_norm(name, params, stats, x, training):
     """``x`` normalised per channel (its last axis), and the moving statistics it moved."""
     mean, var = stats[f"{name}.moving_mean"], stats[f"{name}.moving_var"]
     moved = {}
     if training:
-        axes = tuple(range(x.ndim - 1))
-        batch_mean = jnp.mean(x, axes)
-        batch_var = jnp.mean(jnp.square(x - batch_mean), axes)  # biased
+        batch_mean = _channel_mean(x)
+        batch_var = _channel_mean(jnp.square(x - batch_mean))  # biased
         moved = {
             f"{name}.moving_mean": mean + BN_MOMENTUM * (batch_mean - mean),
             f"{name}.moving_var": var + BN_MOMENTUM * (batch_var - var),
