@@ -3,6 +3,7 @@
     gan-backends train gan --epochs 20 --out runs/gan
     gan-backends train dcgan --backend tensorflow --dataset emoji --out runs/dcgan
     gan-backends compare --model gan --backends torch,tensorflow,mxnet
+    gan-backends launch --nproc 2 train dcgan --backend mxnet
     gan-backends sample --checkpoint runs/dcgan/checkpoint.npz --backend mxnet --out grid.png
     gan-backends info
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_backends import compare as comparison
-from gan_backends import experiments, models, plots, selection
+from gan_backends import distributed, experiments, models, plots, selection
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
@@ -32,6 +33,7 @@ VALID = ", ".join(selection.DEFAULT_ORDER)
 USER_ERRORS = (
     selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
     CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
+    distributed.DistributedError,
 )  # fmt: skip
 DESCRIPTION = (
     "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow and MXNet: the same models, "
@@ -137,12 +139,32 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def train(args: argparse.Namespace) -> int:
     config = config_from(args)
+    cluster = distributed.join(selection.current_name())
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
     metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
-    print(f"{selection.current_name()}: results in {out}")
-    print(experiments.summary_line(metrics))
+    if cluster is None or cluster.is_chief:
+        workers = f" ({cluster.size} workers)" if cluster else ""
+        print(f"{selection.current_name()}{workers}: results in {out}")
+        print(experiments.summary_line(metrics))
     return 0
+
+
+def launch(args: argparse.Namespace) -> int:
+    if not args.command or args.command[0] != "train":
+        raise ValueError(
+            "launch runs a train command in every worker, e.g. "
+            "gan-backends launch --nproc 2 train dcgan --backend torch"
+        )
+    worker_args = build_parser().parse_args(args.command)
+    backend = worker_args.backend or selection.current_name()
+    selection.set_backend(backend)
+    try:
+        return distributed.launch(backend, args.nproc, args.command)
+    except distributed.DistributedError as error:
+        out = worker_args.out or Path("runs") / f"{worker_args.model}-{backend}"
+        note = experiments.checkpoint_note(out / "checkpoint.npz")
+        raise distributed.DistributedError(f"{error}; {note}") from None
 
 
 def sample(args: argparse.Namespace) -> int:
@@ -176,8 +198,9 @@ def compare(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"compare-{args.model}"
     config = config_from(args)
     comparison.compare(
-        config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress
-    )
+        config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress,
+        args.nproc,
+    )  # fmt: skip
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
 
@@ -262,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument(
         "--no-progress", action="store_true", help="no line per backend as it trains"
     )
+    compare_parser.add_argument(
+        "--nproc", type=int, default=1,
+        help="workers per backend, each framework's own distributed engine (default 1)",
+    )  # fmt: skip
     add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 
@@ -275,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
     sample_parser.set_defaults(handler=sample)
+
+    launch_parser = commands.add_parser(
+        "launch", parents=[common], help="run a train command in N workers, data-parallel",
+        description="Start N local workers through the backend's own distributed engine "
+        "(torchrun, tf.distribute with TF_CONFIG, MXNet's KVStore) and run the train command "
+        "in each; the global batch is split across them.",
+    )  # fmt: skip
+    launch_parser.add_argument(
+        "--nproc", type=int, required=True, help="the number of local workers"
+    )
+    launch_parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help="the train command, e.g. train dcgan ..."
+    )
+    launch_parser.set_defaults(handler=launch)
 
     info_parser = commands.add_parser(
         "info", parents=[common], help="installed backends, versions, devices and threads"

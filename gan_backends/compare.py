@@ -38,11 +38,19 @@ class BackendRunError(RuntimeError):
 
 
 def worker_command(
-    python: str, config: Config, backend: str, out: Path, initial: Path, overwrite: bool = False
+    python: str,
+    config: Config,
+    backend: str,
+    out: Path,
+    initial: Path,
+    overwrite: bool = False,
+    nproc: int = 1,
 ) -> list[str]:
-    """The ``gan-backends train`` command line that runs ``config`` on ``backend``."""
+    """The ``gan-backends train`` command line that runs ``config`` on ``backend`` (in
+    ``nproc`` workers, through ``gan-backends launch``, when more than one)."""
+    launcher = ["launch", "--nproc", str(nproc)] if nproc > 1 else []
     command = [
-        python, "-m", "gan_backends.cli", "train", config.model, "--backend", backend,
+        python, "-m", "gan_backends", *launcher, "train", config.model, "--backend", backend,
         "--out", str(out), "--initial", str(initial), "--no-progress",
         "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
         "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
@@ -93,11 +101,13 @@ def compare(
     pythons: dict[str, str] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    nproc: int = 1,
 ) -> dict[str, Any]:
     """Train ``config`` on each backend from the same start and compare; returns compare.json.
 
     A folder that holds an earlier comparison is refused unless ``overwrite`` replaces it.
-    ``progress`` prints a line to stderr as each backend starts and ends.
+    ``progress`` prints a line to stderr as each backend starts and ends. ``nproc`` > 1 trains
+    each backend data-parallel in that many workers, on its own engine.
     """
     out = Path(out)
     if (out / "compare.json").exists() and not overwrite:
@@ -111,7 +121,7 @@ def compare(
     for number, name in enumerate(backends, start=1):
         if progress:
             print(f"{name}: training ({number} of {len(backends)})", file=sys.stderr, flush=True)
-        command = worker_command(pythons[name], config, name, out / name, initial, overwrite)
+        command = worker_command(pythons[name], config, name, out / name, initial, overwrite, nproc)
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             last = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]

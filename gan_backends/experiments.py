@@ -7,6 +7,7 @@ the same batches and noise, so runs on different frameworks are directly compara
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from gan_backends import architectures, datasets, models, plots, quality, selection
+from gan_backends import architectures, datasets, distributed, models, plots, quality, selection
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
+from gan_backends.distributed import Cluster
 from gan_backends.files import CorruptFileError, WriteError, read_npz, write_json
 from gan_backends.runs import RunFolder
 from gan_backends.training import COUNT, FRACTION, POSITIVE, Trainer, check_setting
@@ -148,16 +150,20 @@ def fixed_noise(config: Config) -> np.ndarray:
     return rng.standard_normal((count, *generator.input_shape), np.float32)
 
 
-def build_trainer(config: Config, weights: Mapping[str, np.ndarray]) -> Trainer:
+def build_trainer(
+    config: Config, weights: Mapping[str, np.ndarray], cluster: Cluster | None = None
+) -> Trainer:
     """Networks for ``config`` holding ``weights`` (``G/<name>``, ``D/<name>``, as made by
-    :func:`initial_weights`), and their trainer."""
-    generator, discriminator = (models.build(network) for network in config.networks())
-    set_weights(generator, _group(weights, "G/"))
-    set_weights(discriminator, _group(weights, "D/"))
-    return Trainer(
-        generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
-        compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
-    )  # fmt: skip
+    :func:`initial_weights`), and their trainer (a worker of ``cluster``, when given)."""
+    with distributed.scope():
+        generator, discriminator = (models.build(network) for network in config.networks())
+        set_weights(generator, _group(weights, "G/"))
+        set_weights(discriminator, _group(weights, "D/"))
+        return Trainer(
+            generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
+            compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
+            cluster=cluster,
+        )  # fmt: skip
 
 
 def quality_meter(config: Config, data: np.ndarray) -> Callable[[models.Model], dict[str, Any]]:
@@ -209,14 +215,16 @@ def run(
     """
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
-    with RunFolder(out, resume, overwrite) as folder:
+    cluster = distributed.current()
+    chief = cluster is None or cluster.is_chief
+    with RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder:
         data = load_data(config)
         check_data_size(config, data)
         weights = initial_weights(config) if initial is None else read_initial_weights(initial)
-        trainer = build_trainer(config, weights)
+        trainer = build_trainer(config, weights, cluster)
         quality_history = _resume(config, trainer, checkpoint_path) if resume else []
         saved_epoch = trainer.epoch if resume else None
-        measure = quality_meter(config, data)
+        measure = quality_meter(config, data) if chief else None
         sample_noise = fixed_noise(config)
         backend = selection.current()
         device = backend.device.describe()
@@ -226,6 +234,8 @@ def run(
             return {
                 "backend": selection.current_name(),
                 "backend_per_epoch": history.backend,
+                "workers_per_epoch": history.workers,
+                "worker_spread": history.worker_spread,
                 "framework_version": backend.device.framework_version(),
                 "device": device,
                 "threads": backend.device.threads(),
@@ -250,7 +260,8 @@ def run(
                 file=sys.stderr,
             )
             return metrics()
-        folder.clear_previous_results()
+        if folder:
+            folder.clear_previous_results()
 
         def end_of_epoch(trainer: Trainer) -> None:
             nonlocal saved_epoch
@@ -267,9 +278,11 @@ def run(
 
         try:
             trainer.fit(
-                data, config.epochs, config.batch_size, progress=progress,
-                on_epoch_end=end_of_epoch,
+                data, config.epochs, config.batch_size, progress=progress and chief,
+                on_epoch_end=end_of_epoch if chief else None,
             )  # fmt: skip
+            if not chief:
+                return metrics()
             result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
             write_json(out / "metrics.json", result)
         except KeyboardInterrupt:
@@ -307,6 +320,15 @@ def grid_title(config: Config, epoch: int) -> str:
     """What a DCGAN sample grid shows: model, backend, epoch and data."""
     dataset = Path(config.dataset).name if os.sep in config.dataset else config.dataset
     return f"{config.model} on {selection.current_name()}, epoch {epoch}, {dataset}"
+
+
+def checkpoint_note(path: Path) -> str:
+    """Where the run at ``path`` can continue from, read from its checkpoint file."""
+    try:
+        epoch = load_checkpoint(path).epoch if path.exists() else None
+    except CorruptFileError as error:
+        return str(error)
+    return _last_checkpoint(path, epoch)
 
 
 def _last_checkpoint(path: Path, epoch: int | None) -> str:

@@ -93,7 +93,7 @@ class Adam:
 class TrainStep:
     def __init__(
         self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision,
+        mixed_precision, cluster,
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with mxnet")

@@ -13,7 +13,7 @@ __all__ = ["TrainStep"]
 class TrainStep:
     def __init__(
         self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision,
+        mixed_precision, cluster,
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with tensorflow")
