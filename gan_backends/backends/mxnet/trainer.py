@@ -12,7 +12,6 @@ DCGAN step).
 import math
 
 import mxnet as mx
-import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet import np as mnp
 
@@ -96,13 +95,11 @@ def _adam_update(shapes, chunks, lr, beta1, beta2, epsilon):
         m = m + (gradient - m) * (1 - beta1)
         v = v + (mx.sym.np.square(gradient) - v) * (1 - beta2)
         changes = m * rate / (mx.sym.np.sqrt(v) + epsilon)
-        if len(chunk) > 1:
-            ends = np.cumsum([math.prod(shapes[i]) for i in chunk]).tolist()
-            changes = mx.sym.np.split(changes, ends[:-1])
-        else:
-            changes = [changes]
-        for i, change in zip(chunk, changes, strict=True):
-            parameters[i] = var(f"parameter{i}") - change.reshape(shapes[i])
+        start = 0
+        for i in chunk:
+            end = start + math.prod(shapes[i])
+            parameters[i] = var(f"parameter{i}") - changes[start:end].reshape(shapes[i])
+            start = end
         moments += [m, v]
     outputs = [parameters[i] for i in range(len(shapes))] + moments + [steps]
     return mx.sym.Group(outputs, create_fn=type(steps))
