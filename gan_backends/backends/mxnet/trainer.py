@@ -67,8 +67,8 @@ def _frozen_view(model):
 
 def _chunks(sizes):
     """Indices of the parameters Adam updates as one flat array: each large parameter alone,
-    the small ones together. (Concatenating and splitting saves a dozen calls per small
-    parameter; on a large one it costs more: MXNet copies them at about 0.4 GB/s on a CPU.)"""
+    the small ones together. (Concatenating saves a dozen calls per small parameter, and costs
+    more than that on a large one: MXNet's concatenate copies about 0.4 GB/s on a CPU.)"""
     chunks = [[i] for i, size in enumerate(sizes) if size >= LARGE_PARAMETER]
     small = [i for i, size in enumerate(sizes) if size < LARGE_PARAMETER]
     return [*chunks, small] if small else chunks
