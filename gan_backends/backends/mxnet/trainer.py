@@ -16,6 +16,7 @@ from mxnet import autograd, gluon, nd
 from mxnet import np as mnp
 
 from gan_backends.backends.mxnet.device import CONTEXT
+from gan_backends.backends.mxnet.distributed import all_mean
 from gan_backends.backends.mxnet.nn import build, slots
 from gan_backends.layouts import to_canonical, to_native
 
@@ -74,10 +75,11 @@ def _chunks(sizes):
     return [*chunks, small] if small else chunks
 
 
-def _adam_update(shapes, chunks, lr, beta1, beta2, epsilon):
+def _adam_update(shapes, chunks, lr, beta1, beta2, epsilon, workers):
     """Keras' Adam in float32 as one symbol. Inputs: ``parameter{i}`` and ``gradient{i}`` of
     the given shapes, each chunk's moments ``m{c}`` and ``v{c}`` (flat) and ``steps`` (one
-    element); outputs: the new parameters, each chunk's m and v, and steps."""
+    element); outputs: the new parameters, each chunk's m and v, and steps. Gradients summed
+    over ``workers`` workers are divided by their number first."""
 
     def var(name):
         return mx.sym.var(name).as_np_ndarray()
@@ -91,6 +93,8 @@ def _adam_update(shapes, chunks, lr, beta1, beta2, epsilon):
             gradient = mx.sym.np.concatenate(gradients, axis=None)
         else:
             gradient = gradients[0].reshape(-1)
+        if workers > 1:
+            gradient = gradient / workers
         m, v = var(f"m{c}"), var(f"v{c}")
         m = m + (gradient - m) * (1 - beta1)
         v = v + (mx.sym.np.square(gradient) - v) * (1 - beta2)
@@ -117,7 +121,7 @@ class Adam:
     rounding-level agreement with the other backends into a different trajectory within 20 steps.
     """
 
-    def __init__(self, model, lr, beta1, beta2, epsilon):
+    def __init__(self, model, lr, beta1, beta2, epsilon, workers=1):
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
         weights = [p.data() for p in self.parameters]
         self.chunks = _chunks([w.size for w in weights])
@@ -127,7 +131,8 @@ class Adam:
         ]
         self.v = [nd.zeros_like(m) for m in self.m]
         self.steps = mnp.zeros(1, ctx=CONTEXT)
-        update = _adam_update([w.shape for w in weights], self.chunks, lr, beta1, beta2, epsilon)
+        shapes = [w.shape for w in weights]
+        update = _adam_update(shapes, self.chunks, lr, beta1, beta2, epsilon, workers)
         self._update = nd.CachedOp(update, [("static_alloc", True), ("static_shape", True)])
         arrays = {"steps": self.steps}
         for i, parameter in enumerate(self.parameters):
@@ -167,26 +172,61 @@ class TrainStep:
         if compiled:
             for block in (generator, self.loss_D, self.loss_G):
                 block.hybridize(static_alloc=True, static_shape=True)
+        workers = 1 if cluster is None else cluster.size
         self.optimizers = {
-            "D": Adam(discriminator, lr_D, beta1, beta2, epsilon),
-            "G": Adam(generator, lr_G, beta1, beta2, epsilon),
+            "D": Adam(discriminator, lr_D, beta1, beta2, epsilon, workers),
+            "G": Adam(generator, lr_G, beta1, beta2, epsilon, workers),
         }
+        self.cluster = cluster
+        if cluster is not None:
+            self._share_with_workers()
         self.compile_note = "hybridizing the losses into MXNet graphs" if compiled else None
 
     @staticmethod
     def compiles_by_default(generator_network):
         return True
 
+    def _share_with_workers(self):
+        """The KVStore keys of the gradients (summed, then averaged by Adam) and of batch norm's
+        moving statistics (averaged after every step)."""
+        self.shared = {}
+        for role, model in self.models.items():
+            gradients = [p.grad().as_nd_ndarray() for p in self.optimizers[role].parameters]
+            statistics = [
+                p.data().as_nd_ndarray()
+                for p in model.collect_params().values()
+                if p.grad_req == "null"
+            ]
+            self.shared[role] = [f"{role}/gradient{i}" for i in range(len(gradients))], gradients
+            self.shared[f"{role}/statistics"] = (
+                [f"{role}/statistic{i}" for i in range(len(statistics))], statistics
+            )  # fmt: skip
+        for keys, arrays in self.shared.values():
+            if keys:
+                self.cluster.engine.init(keys, [nd.zeros_like(a) for a in arrays])
+
+    def _sum_over_workers(self, name):
+        if self.cluster is not None and self.shared[name][0]:
+            keys, arrays = self.shared[name]
+            self.cluster.engine.pushpull(keys, arrays, out=arrays)
+
     def _step(self, x, z):
         with autograd.record():
             fake = self.models["G"](z)
             loss_D = self.loss_D(x, fake.detach())
         loss_D.backward()
+        self._sum_over_workers("D")
         self.optimizers["D"].step()
         with autograd.record():
             loss_G = self.loss_G(fake)
         loss_G.backward()
+        self._sum_over_workers("G")
         self.optimizers["G"].step()
+        if self.cluster is not None:
+            for role in self.models:
+                self._sum_over_workers(f"{role}/statistics")
+                for statistic in self.shared[f"{role}/statistics"][1]:
+                    statistic /= self.cluster.size
         return loss_D, loss_G
 
     def load_data(self, data):
@@ -208,7 +248,10 @@ class TrainStep:
         losses = []
         for x, z in self._batches(batches, Z):
             losses.extend(self._step(x, z))
-        total_D, total_G = mnp.stack(losses).reshape(-1, 2).sum(axis=0).tolist()
+        totals = mnp.stack(losses).reshape(-1, 2).sum(axis=0).asnumpy()
+        if self.cluster is not None:
+            (totals,) = all_mean(self.cluster, [totals])
+        total_D, total_G = totals.tolist()
         return total_D, total_G
 
     def _moments(self, role):
