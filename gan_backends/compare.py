@@ -159,6 +159,7 @@ def summarise(config: Config, results: dict[str, dict[str, Any]]) -> dict[str, A
                 "framework_version": result["framework_version"],
                 "device": result["device"],
                 "threads": result["threads"],
+                "workers": result["workers_per_epoch"][-1],
                 "loss_D": result["loss_D"],
                 "loss_G": result["loss_G"],
                 "examples_per_sec": result["examples_per_sec"],
@@ -167,6 +168,13 @@ def summarise(config: Config, results: dict[str, dict[str, Any]]) -> dict[str, A
             for name, result in results.items()
         },
     }
+
+
+def device_text(result: dict[str, Any]) -> str:
+    """Where a backend trained: device and threads, times its workers in a distributed run."""
+    text = f"{result['device']} ({result['threads']} threads"
+    workers = result["workers"]
+    return text + (f" x {workers} workers)" if workers > 1 else ")")
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -181,7 +189,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for name, result in summary["backends"].items():
         row = [
-            name, result["framework_version"], f"{result['device']} ({result['threads']} threads)",
+            name, result["framework_version"], device_text(result),
             f"{result['loss_D'][-1]:.4f}", f"{result['loss_G'][-1]:.4f}",
             f"{result['examples_per_sec']:,.1f}",
         ]  # fmt: skip

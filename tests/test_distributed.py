@@ -133,3 +133,11 @@ def test_a_batch_that_does_not_split_evenly_is_refused():
     with pytest.raises(ValueError, match="--batch-size 10 does not split evenly over 3 workers"):
         Cluster(rank=0, size=3).shard(10)
     assert Cluster(rank=1, size=4).shard(64) == slice(16, 32)
+
+
+def test_compare_runs_each_backend_on_its_own_engine(backend, tmp_path):
+    flags = ["--model", "gan", "--backends", backend, "--nproc", "2", "--epochs", "1"]
+    result = run(gan_backends("compare", *flags, "--limit", "256", "--out", str(tmp_path)))
+    assert f"| {backend} |" in result.stdout and " x 2 workers) |" in result.stdout
+    checkpoint = load_checkpoint(tmp_path / backend / "checkpoint.npz")
+    assert checkpoint.history["workers"] == [2] and checkpoint.history["worker_spread"] == [0.0]
