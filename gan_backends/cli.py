@@ -159,12 +159,15 @@ def launch(args: argparse.Namespace) -> int:
     worker_args = build_parser().parse_args(args.command)
     backend = worker_args.backend or selection.current_name()
     selection.set_backend(backend)
+    out = worker_args.out or Path("runs") / f"{worker_args.model}-{backend}"
     try:
         return distributed.launch(backend, args.nproc, args.command)
     except distributed.DistributedError as error:
-        out = worker_args.out or Path("runs") / f"{worker_args.model}-{backend}"
         note = experiments.checkpoint_note(out / "checkpoint.npz")
         raise distributed.DistributedError(f"{error}; {note}") from None
+    except KeyboardInterrupt:
+        note = experiments.checkpoint_note(out / "checkpoint.npz")
+        raise KeyboardInterrupt(f"interrupted; the workers were stopped; {note}") from None
 
 
 def sample(args: argparse.Namespace) -> int:
@@ -341,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gan-backends: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"gan-backends: {interrupt or 'interrupted'}", file=sys.stderr)
+        print(f"gan-backends: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
 
 
