@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_backends import compare as comparison
-from gan_backends import distributed, experiments, models, plots, selection
+from gan_backends import datasets, distributed, download, experiments, models, plots, selection
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
@@ -33,13 +33,13 @@ VALID = ", ".join(selection.DEFAULT_ORDER)
 USER_ERRORS = (
     selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
     CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
-    distributed.DistributedError,
+    distributed.DistributedError, download.DownloadError,
 )  # fmt: skip
 DESCRIPTION = (
     "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow and MXNet: the same models, "
     "hyperparameters and numbers on every framework. --backend overrides GAN_BACKEND."
 )
-IMAGE_FLAGS = ("dataset", "image_size", "width")
+IMAGE_FLAGS = ("dataset", "image_size", "width", "fit")
 
 
 def backend_name(text: str) -> str:
@@ -94,8 +94,15 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     )
     images = parser.add_argument_group("DCGAN only")
     images.add_argument(
-        "--dataset", help="emoji (default, packaged), shapes, or a folder or .zip of images"
+        "--dataset",
+        help="emoji (default, packaged), shapes, pokemon (d2l's, downloaded once), or a folder "
+        "or .zip of images",
     )
+    images.add_argument(
+        "--fit", choices=datasets.FITS,
+        help="how images that are not square become square: pad (default: letterbox on their "
+        "background colour), stretch (as d2l) or crop (the centred square)",
+    )  # fmt: skip
     images.add_argument("--image-size", type=int, help="16, 32 or 64 (default 64)")
     images.add_argument("--width", type=int, help="channels of the narrowest block (default 64)")
 
@@ -130,6 +137,7 @@ def config_from(args: argparse.Namespace) -> Config:
         dataset=args.dataset,
         image_size=args.image_size,
         width=args.width,
+        fit=args.fit,
         seed=args.seed,
         limit=args.limit,
         compiled=False if args.eager else True if args.compile else None,

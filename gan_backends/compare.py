@@ -64,6 +64,7 @@ def worker_command(
         command += ["--limit", str(config.limit)]
     if config.model == "dcgan":
         command += ["--dataset", config.dataset, "--image-size", str(config.image_size)]
+        command += ["--fit", config.fit]
         command += ["--width", str(config.width)]
     return command
 

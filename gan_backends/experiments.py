@@ -34,6 +34,7 @@ COMPATIBLE_ON_RESUME = (
     "model",
     "dataset",
     "image_size",
+    "fit",
     "width",
     "latent_dim",
     "batch_size",
@@ -87,6 +88,7 @@ class Config:
     latent_dim: int = 2
     dataset: str = "gaussian"
     image_size: int = 64
+    fit: str = datasets.DEFAULT_FIT
     width: int = 64
     seed: int = 0
     limit: int | None = None
@@ -100,6 +102,8 @@ class Config:
             value = getattr(self, name)
             if not (name == "limit" and value is None):
                 check_setting(FLAGS[name], value, rule)
+        if self.fit not in datasets.FITS:
+            raise ValueError(f"--fit must be one of {', '.join(datasets.FITS)}; got {self.fit!r}")
         if self.image_size not in IMAGE_SIZES:
             sizes = ", ".join(map(str, IMAGE_SIZES))
             raise ValueError(f"--image-size must be one of {sizes}; got {self.image_size!r}")
@@ -138,7 +142,7 @@ def load_data(config: Config) -> np.ndarray:
     if config.model == "gan":
         data = datasets.gaussian(1000, seed=config.seed)
     else:
-        data = datasets.load(config.dataset, image_size=config.image_size, seed=config.seed)
+        data = datasets.load(config.dataset, config.image_size, config.seed, config.fit)
     return data[: config.limit]
 
 
@@ -176,7 +180,7 @@ def quality_meter(config: Config, data: np.ndarray) -> Callable[[models.Model], 
     rng = np.random.default_rng([config.seed, 2])
     count = min(IMAGE_QUALITY_SAMPLES, len(data))
     noise = rng.standard_normal((count, *config.networks()[0].input_shape), np.float32)
-    real = data[rng.choice(len(data), count, replace=False)]
+    real = datasets.to_model_range(data[rng.choice(len(data), count, replace=False)])
     floor = quality.swd_floor(real, seed=config.seed)
     return lambda G: quality.image_quality(models.generate(G, noise), real, config.seed, floor)
 

@@ -3,7 +3,10 @@
 One semantic everywhere (d2l 20.1 and 20.2, with the reductions made equal):
 
 - each step updates the discriminator once, then the generator once, on the same noise;
-- the data are copied to the device once per ``fit``; each step gathers its batch there;
+- the data are copied to the device once per ``fit`` (a memory-mapped data set instead a few
+  hundred megabytes at a time, in the order the batches need them); each step gathers its
+  batch there; uint8 images stay uint8 on the device and each batch becomes the models'
+  float32 [-1, 1] there, by the table :data:`gan_backends.datasets.LEVELS`;
 - the discriminator loss is ``(BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2`` and the generator loss
   ``BCE(D(G(z)), 1)``, binary cross-entropy on logits, each the *mean* over the batch;
 - Adam with the same ``beta1``, ``beta2`` and ``epsilon`` (1e-8; Keras' default is 1e-7) on
@@ -68,6 +71,10 @@ class History:
 class Trainer:
     """Adam on a generator and a discriminator of one backend, with the module's semantic.
 
+    ``fit`` takes float32 data, or uint8 images (0..255; see :mod:`gan_backends.datasets`),
+    which stay uint8 on the device; a ``numpy.memmap`` is streamed from disk, ``STREAM_BYTES``
+    at a time.
+
     Learning rates must be finite and >= 0 (0 freezes that network), betas in [0, 1) and
     epsilon > 0; anything else raises ValueError before a framework sees it.
 
@@ -83,6 +90,8 @@ class Trainer:
     ``cluster`` (:func:`gan_backends.distributed.current`) makes this trainer one worker of a
     data-parallel run: the networks must have been built in :func:`gan_backends.distributed.scope`.
     """
+
+    STREAM_BYTES = 256 << 20
 
     def __init__(
         self,
@@ -154,7 +163,7 @@ class Trainer:
         ``on_epoch_end(trainer)`` runs after each epoch (samples, checkpoints). A trainer
         restored from a checkpoint continues from its epoch.
         """
-        data = check_batch(data, self.data_shape, "data")
+        data = check_batch(data, self.data_shape, "data", keep_uint8=True)
         if latent_dim is not None and latent_dim != self.noise_shape[0]:
             raise ValueError(
                 f"latent_dim={latent_dim} does not match the generator's input {self.noise_shape}"
@@ -163,7 +172,8 @@ class Trainer:
             raise ValueError(f"batch_size must be between 1 and len(data)={len(data)}")
         steps = len(data) // batch_size
         part = self._part(batch_size)
-        self._step.load_data(data)
+        if not isinstance(data, np.memmap):
+            self._step.load_data(data)
         note = None if self._stepped else self._step.compile_note
         bar = Progress(epochs, steps, batch_size, self.epoch, note) if progress else None
         with bar or contextlib.nullcontext():
@@ -185,7 +195,11 @@ class Trainer:
         done = 0
         while done < steps:
             chunk = steps if bar is None else bar.chunk
-            totals += self._run(batches[done : done + chunk], Z[done : done + chunk])
+            chosen = batches[done : done + chunk]
+            if isinstance(data, np.memmap):
+                chosen = self._stream(data, chosen)
+            totals += self._run(chosen, Z[done : done + len(chosen)])
+            chunk = len(chosen)
             done = min(done + chunk, steps)
             seconds = time.perf_counter() - start
             if bar:
@@ -212,6 +226,16 @@ class Trainer:
         local = sum(float(np.square(w - m).sum()) for w, m in zip(weights, means, strict=True))
         (total,) = engine.all_mean(self.cluster, [np.array([local])])
         return float(np.sqrt(total[0] * self.cluster.size))
+
+    def _stream(self, data: np.memmap, batches: np.ndarray) -> np.ndarray:
+        """Load the examples of the first of ``batches`` that fit in ``STREAM_BYTES``, read from
+        disk in file order; returns those batches, indexing the loaded examples."""
+        example_bytes = data.itemsize * int(np.prod(data.shape[1:]))
+        fitting = max(1, self.STREAM_BYTES // (example_bytes * batches.shape[1]))
+        batches = batches[:fitting]
+        needed = np.unique(batches)
+        self._step.load_data(np.asarray(data[needed]))
+        return np.searchsorted(needed, batches)
 
     def _run(self, batches: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """One step per row of ``batches`` (indices into the loaded data); the sums of their

@@ -263,6 +263,36 @@ def test_mixed_precision_trains_close_to_float32_where_supported(backend):
     np.testing.assert_allclose(first_epoch_losses(True), first_epoch_losses(False), atol=0.05)
 
 
+def short_training(data):
+    """Two epochs of the small DCGAN on ``data``: per-epoch losses and the final weights."""
+    G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
+    trainer = gb.Trainer(G, D, lr_D=0.005, lr_G=0.005, beta1=0.5, seed=0)
+    history = trainer.fit(data, epochs=2, batch_size=8)
+    return history.loss_D + history.loss_G, gb.get_weights(G) | gb.get_weights(D)
+
+
+def test_uint8_images_train_exactly_as_their_float_values(backend):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    assert images.dtype == np.uint8
+    losses, weights = short_training(images)
+    float_losses, float_weights = short_training(datasets.to_model_range(images))
+    assert losses == float_losses
+    for name, value in float_weights.items():
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+
+
+def test_a_memory_mapped_data_set_streams_and_trains_as_in_memory(backend, tmp_path, monkeypatch):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    losses, weights = short_training(images)
+    monkeypatch.setattr(gb.Trainer, "STREAM_BYTES", 3 * 8 * images[0].nbytes)  # 3 steps a load
+    streamed_losses, streamed_weights = short_training(mapped)
+    np.testing.assert_allclose(streamed_losses, losses, atol=1e-6, rtol=0)
+    for name, value in weights.items():
+        np.testing.assert_allclose(streamed_weights[name], value, atol=1e-6, err_msg=name)
+
+
 def write_golden() -> None:
     """Writes GOLDEN from PyTorch: ``PYTHONPATH=. python -m tests.test_dcgan``."""
     gb.set_backend("torch")

@@ -18,6 +18,7 @@ from mxnet import np as mnp
 from gan_backends.backends.mxnet.device import CONTEXT
 from gan_backends.backends.mxnet.distributed import all_mean
 from gan_backends.backends.mxnet.nn import build, slots
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -230,7 +231,8 @@ class TrainStep:
         return loss_D, loss_G
 
     def load_data(self, data):
-        self.data = mnp.array(data, ctx=CONTEXT)
+        self.data = mnp.array(data, ctx=CONTEXT, dtype=data.dtype)
+        self.levels = mnp.array(LEVELS, ctx=CONTEXT)
 
     def _batches(self, batches, Z):
         """(x, z) of each step, gathered and split at most GATHER_BYTES of data at a time."""
@@ -240,7 +242,10 @@ class TrainStep:
             indices, noise = batches[first : first + steps], Z[first : first + steps]
             count = len(indices)
             indices = mnp.array(indices.reshape(-1), ctx=CONTEXT, dtype="int64")
-            X = mnp.split(mnp.take(self.data, indices, axis=0), count)
+            X = mnp.take(self.data, indices, axis=0)
+            if X.dtype == "uint8":  # images: through the table of levels, to float32
+                X = mnp.take(self.levels, X.astype("int32"))
+            X = mnp.split(X, count)
             noise = mnp.array(noise.reshape(-1, *noise.shape[2:]), ctx=CONTEXT)
             yield from zip(X, mnp.split(noise, count), strict=True)
 

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_backends.backends.tensorflow.nn import slots
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -31,17 +32,25 @@ class TrainStep:
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
         }
-        steps = self._steps if cluster is None else self._distributed_steps
-        self._run, self.compile_note = steps, None
-        if compiled:
-            # Any count of steps, batch size and data size: one trace for every call.
+        self.compiled = compiled
+        self.compile_note = "tracing the training step into a tf.function" if compiled else None
+        self._graphs = {}
+
+    def _graph(self, data_dtype):
+        """The steps as one tf.function for data of ``data_dtype``: one trace for any count of
+        steps, batch size and data size."""
+        steps = self._steps if self.cluster is None else self._distributed_steps
+        if not self.compiled:
+            return steps
+        if data_dtype not in self._graphs:
+            generator, discriminator = self.models["G"], self.models["D"]
             signature = [
-                tf.TensorSpec([None, *discriminator.network.input_shape], tf.float32),
+                tf.TensorSpec([None, *discriminator.network.input_shape], data_dtype),
                 tf.TensorSpec([None, None], tf.int64),
                 tf.TensorSpec([None, None, *generator.network.input_shape], tf.float32),
             ]
-            self._run = tf.function(steps, input_signature=signature)
-            self.compile_note = "tracing the training step into a tf.function"
+            self._graphs[data_dtype] = tf.function(steps, input_signature=signature)
+        return self._graphs[data_dtype]
 
     @staticmethod
     def compiles_by_default(generator_network):
@@ -90,7 +99,7 @@ class TrainStep:
     def _steps(self, data, batches, Z):
         total_D, total_G = tf.zeros(()), tf.zeros(())
         for i in tf.range(tf.shape(batches)[0]):
-            loss_D, loss_G = self._step(tf.gather(data, batches[i]), Z[i])
+            loss_D, loss_G = self._step(self._examples(data, batches[i]), Z[i])
             total_D += loss_D
             total_G += loss_G
         return total_D, total_G
@@ -99,7 +108,9 @@ class TrainStep:
         strategy = self.cluster.engine
         totals = tf.zeros(2)
         for i in tf.range(tf.shape(batches)[0]):
-            totals = strategy.run(self._replica_step, (tf.gather(data, batches[i]), Z[i], totals))
+            totals = strategy.run(
+                self._replica_step, (self._examples(data, batches[i]), Z[i], totals)
+            )
         return tf.unstack(strategy.run(self._averaged, (totals,)))
 
     def _replica_step(self, x, z, totals):
@@ -122,11 +133,20 @@ class TrainStep:
         tensors = tf.nest.map_structure(tf.identity, tensors)
         return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, tensors)
 
+    def _examples(self, data, batch):
+        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        x = tf.gather(data, batch)
+        if x.dtype == tf.uint8:
+            x = tf.gather(self.levels, tf.cast(x, tf.int32))
+        return x
+
     def load_data(self, data):
         self.data = tf.constant(data)
+        self.levels = tf.constant(LEVELS)
 
     def run(self, batches, Z):
-        total_D, total_G = self._run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
+        run = self._graph(self.data.dtype)
+        total_D, total_G = run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
         return float(total_D), float(total_G)
 
     def _moments(self, role):

@@ -22,6 +22,7 @@ from torch.func import functional_call, grad_and_value, vjp
 
 from gan_backends.backends.torch.device import DEVICE
 from gan_backends.backends.torch.nn import slots
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -93,7 +94,7 @@ class TrainStep:
 
     def _step(self, data, batch, z, totals):
         """One update of D then of G; adds (loss_D, loss_G) to ``totals``."""
-        x = data[batch].contiguous(memory_format=self.memory_format)
+        x = self._examples(data, batch)
         self.adam_steps += 1
         parameters_D, buffers_D = self.parameters["D"], self.buffers["D"]
         with self._autocast():
@@ -116,7 +117,7 @@ class TrainStep:
 
     def _eager_step(self, data, batch, z, totals):
         """``_step`` with plain autograd, for eager runs."""
-        x = data[batch].contiguous(memory_format=self.memory_format)
+        x = self._examples(data, batch)
         self.adam_steps += 1
         generator, discriminator = self.models["G"], self.models["D"]
         with self._autocast():
@@ -179,8 +180,16 @@ class TrainStep:
             return contextlib.nullcontext()
         return torch.autocast(DEVICE.type, torch.bfloat16)
 
+    def _examples(self, data, batch):
+        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        x = data[batch]
+        if x.dtype == torch.uint8:
+            x = self.levels[x.long()]
+        return x.contiguous(memory_format=self.memory_format)
+
     def load_data(self, data):
         self.data = torch.from_numpy(data).to(DEVICE)
+        self.levels = torch.from_numpy(LEVELS).to(DEVICE)
 
     def run(self, batches, Z):
         for model in self.models.values():
