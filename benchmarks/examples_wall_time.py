@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from peers import DCGAN_BLOCKS, PEERS, Settings, keras_peer, seed_peer
-from train_step import parse_mapping
+from train_step import DEFAULT_BATCH_SIZE, parse_mapping
 
 from gan_backends.backends import BACKENDS
 
@@ -66,17 +66,16 @@ def example_data(model: str, limit: int | None, image_size: int):
 
 
 def train_peer(kind: str, backend: str, model: str, args: argparse.Namespace) -> None:
-    """What a peer's process does: import its framework, load the data, train every epoch."""
+    """What a peer's process does: import its framework, load the data, train every epoch
+    (with the examples' defaults: batch 8 or 64, 64x64 images, width 64)."""
     if kind == "keras":
         os.environ["KERAS_BACKEND"] = PEERS[backend].keras
-    from gan_backends.experiments import Config
-
-    config = Config.for_model(model, image_size=args.image_size, width=args.width)
     settings = Settings(
-        model=model, device=args.device, batch_size=config.batch_size,
-        image_size=config.image_size, width=config.width, steps=0, repeats=0, threads=None,
+        model=model, device=args.device, batch_size=DEFAULT_BATCH_SIZE[model],
+        image_size=args.image_size or 64, width=args.width or 64, steps=0, repeats=0,
+        threads=None,
     )  # fmt: skip
-    data = example_data(model, args.limit, config.image_size)
+    data = example_data(model, args.limit, settings.image_size)
     if kind == "seed":
         side = seed_peer(backend).build(settings, data)
         for _ in range(args.epochs):
