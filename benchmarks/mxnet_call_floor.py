@@ -21,7 +21,8 @@ import os
 import time
 
 import numpy as np
-from train_step import HYPERPARAMETERS, SEED_EXAMPLES_PER_SEC
+from peers import HYPERPARAMETERS
+from report import SEED_EXAMPLES_PER_SEC
 
 PHASES = ("recorded forward", "backward", "Adam update")
 

@@ -44,7 +44,9 @@ def train(python: str, backend: str, workers: int, flags: list[str]) -> dict:
         command = [python, "-m", "gan_backends", *launcher, "train", *flags]
         command += ["--backend", backend, "--out", out, "--no-progress"]
         before = loopback_bytes()
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+        completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise SystemExit(f"{backend} with {workers} workers failed:\n{completed.stderr}")
         moved = loopback_bytes() - before
         metrics = json.loads((Path(out) / "metrics.json").read_text())
     return metrics | {"loopback_bytes": moved}
@@ -53,13 +55,19 @@ def train(python: str, backend: str, workers: int, flags: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("gan", "dcgan"), default="dcgan")
-    parser.add_argument("--backends", default="torch,tensorflow,mxnet")
+    parser.add_argument("--backends", help="default: every backend installed or given --python")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--small", action="store_true", help="16x16, width 8, 512 examples")
     parser.add_argument("--python", default="", help="NAME=PATH,... interpreter per backend")
     args = parser.parse_args(argv)
     pythons = dict(pair.split("=", 1) for pair in args.python.split(",") if pair)
+    if args.backends:
+        backends = args.backends.split(",")
+    else:
+        from gan_backends import installed_backends
+
+        backends = list(dict.fromkeys([*installed_backends(), *pythons]))
     flags = [args.model, "--epochs", str(args.epochs)]
     if args.small and args.model == "dcgan":
         flags += ["--image-size", "16", "--width", "8", "--limit", "512", "--batch-size", "32"]
@@ -68,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.model}, {args.epochs} epochs, examples/sec of the last epoch, over loopback")
     print(f"{'backend':<11} {'workers':>7} {'examples/sec':>13} {'efficiency':>10} "
           f"{'bytes/step':>11}")  # fmt: skip
-    for backend in args.backends.split(","):
+    for backend in backends:
         python = pythons.get(backend, sys.executable)
         one = None
         for workers in args.workers:
