@@ -6,7 +6,7 @@
 A d2l 20.1 step updates the discriminator, then the generator through the updated
 discriminator, so each network needs at least three calls into MXNet, one after the other: a
 recorded forward of its loss, a backward, an optimizer update. This script makes exactly those
-six calls per step on the library's own hybridized loss blocks and fused Adam updates
+six calls per step on the library's own hybridized loss blocks and Adam updates
 (``gan_backends.backends.mxnet.trainer``), through their ``CachedOp`` handles, with no Gluon
 Python in between. It even leaves out the generator's forward pass, so what it prints is a lower
 bound on the step time: the time per call, and the examples/sec ceiling it implies beside the
@@ -21,7 +21,8 @@ import os
 import time
 
 import numpy as np
-from train_step import HYPERPARAMETERS, SEED_EXAMPLES_PER_SEC
+from peers import HYPERPARAMETERS
+from report import SEED_EXAMPLES_PER_SEC
 
 PHASES = ("recorded forward", "backward", "Adam update")
 

@@ -3,6 +3,7 @@
     gan-backends train gan --epochs 20 --out runs/gan
     gan-backends train dcgan --backend tensorflow --dataset emoji --out runs/dcgan
     gan-backends compare --model gan --backends torch,tensorflow,mxnet
+    gan-backends launch --nproc 2 train dcgan --backend mxnet
     gan-backends sample --checkpoint runs/dcgan/checkpoint.npz --backend mxnet --out grid.png
     gan-backends info
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_backends import compare as comparison
-from gan_backends import experiments, models, plots, selection
+from gan_backends import datasets, distributed, download, experiments, models, plots, selection
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
@@ -32,12 +33,13 @@ VALID = ", ".join(selection.DEFAULT_ORDER)
 USER_ERRORS = (
     selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
     CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
+    distributed.DistributedError, download.DownloadError,
 )  # fmt: skip
 DESCRIPTION = (
     "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow, MXNet and JAX: the same models, "
     "hyperparameters and numbers on every framework. --backend overrides GAN_BACKEND."
 )
-IMAGE_FLAGS = ("dataset", "image_size", "width")
+IMAGE_FLAGS = ("dataset", "image_size", "width", "fit")
 
 
 def backend_name(text: str) -> str:
@@ -92,8 +94,15 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     )
     images = parser.add_argument_group("DCGAN only")
     images.add_argument(
-        "--dataset", help="emoji (default, packaged), shapes, or a folder or .zip of images"
+        "--dataset",
+        help="emoji (default, packaged), shapes, pokemon (d2l's, downloaded once), or a folder "
+        "or .zip of images",
     )
+    images.add_argument(
+        "--fit", choices=datasets.FITS,
+        help="how images that are not square become square: pad (default: letterbox on their "
+        "background colour), stretch (as d2l) or crop (the centred square)",
+    )  # fmt: skip
     images.add_argument("--image-size", type=int, help="16, 32 or 64 (default 64)")
     images.add_argument("--width", type=int, help="channels of the narrowest block (default 64)")
 
@@ -128,6 +137,7 @@ def config_from(args: argparse.Namespace) -> Config:
         dataset=args.dataset,
         image_size=args.image_size,
         width=args.width,
+        fit=args.fit,
         seed=args.seed,
         limit=args.limit,
         compiled=False if args.eager else True if args.compile else None,
@@ -137,12 +147,35 @@ def config_from(args: argparse.Namespace) -> Config:
 
 def train(args: argparse.Namespace) -> int:
     config = config_from(args)
+    cluster = distributed.join(selection.current_name())
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
     metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
-    print(f"{selection.current_name()}: results in {out}")
-    print(experiments.summary_line(metrics))
+    if cluster is None or cluster.is_chief:
+        workers = f" ({cluster.size} workers)" if cluster else ""
+        print(f"{selection.current_name()}{workers}: results in {out}")
+        print(experiments.summary_line(metrics))
     return 0
+
+
+def launch(args: argparse.Namespace) -> int:
+    if not args.command or args.command[0] != "train":
+        raise ValueError(
+            "launch runs a train command in every worker, e.g. "
+            "gan-backends launch --nproc 2 train dcgan --backend torch"
+        )
+    worker_args = build_parser().parse_args(args.command)
+    backend = worker_args.backend or selection.current_name()
+    selection.set_backend(backend)
+    out = worker_args.out or Path("runs") / f"{worker_args.model}-{backend}"
+    try:
+        return distributed.launch(backend, args.nproc, args.command)
+    except distributed.DistributedError as error:
+        note = experiments.checkpoint_note(out / "checkpoint.npz")
+        raise distributed.DistributedError(f"{error}; {note}") from None
+    except KeyboardInterrupt:
+        note = experiments.checkpoint_note(out / "checkpoint.npz")
+        raise KeyboardInterrupt(f"interrupted; the workers were stopped; {note}") from None
 
 
 def sample(args: argparse.Namespace) -> int:
@@ -176,8 +209,9 @@ def compare(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"compare-{args.model}"
     config = config_from(args)
     comparison.compare(
-        config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress
-    )
+        config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress,
+        args.nproc,
+    )  # fmt: skip
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
 
@@ -262,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument(
         "--no-progress", action="store_true", help="no line per backend as it trains"
     )
+    compare_parser.add_argument(
+        "--nproc", type=int, default=1,
+        help="workers per backend, each framework's own distributed engine (default 1)",
+    )  # fmt: skip
     add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 
@@ -275,6 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
     sample_parser.set_defaults(handler=sample)
+
+    launch_parser = commands.add_parser(
+        "launch", parents=[common], help="run a train command in N workers, data-parallel",
+        description="Start N local workers through the backend's own distributed engine "
+        "(torchrun, tf.distribute with TF_CONFIG, MXNet's KVStore) and run the train command "
+        "in each; the global batch is split across them.",
+    )  # fmt: skip
+    launch_parser.add_argument(
+        "--nproc", type=int, required=True, help="the number of local workers"
+    )
+    launch_parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help="the train command, e.g. train dcgan ..."
+    )
+    launch_parser.set_defaults(handler=launch)
 
     info_parser = commands.add_parser(
         "info", parents=[common], help="installed backends, versions, devices and threads"
@@ -300,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gan-backends: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"gan-backends: {interrupt or 'interrupted'}", file=sys.stderr)
+        print(f"gan-backends: {str(interrupt) or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -38,11 +38,19 @@ class BackendRunError(RuntimeError):
 
 
 def worker_command(
-    python: str, config: Config, backend: str, out: Path, initial: Path, overwrite: bool = False
+    python: str,
+    config: Config,
+    backend: str,
+    out: Path,
+    initial: Path,
+    overwrite: bool = False,
+    nproc: int = 1,
 ) -> list[str]:
-    """The ``gan-backends train`` command line that runs ``config`` on ``backend``."""
+    """The ``gan-backends train`` command line that runs ``config`` on ``backend`` (in
+    ``nproc`` workers, through ``gan-backends launch``, when more than one)."""
+    launcher = ["launch", "--nproc", str(nproc)] if nproc > 1 else []
     command = [
-        python, "-m", "gan_backends.cli", "train", config.model, "--backend", backend,
+        python, "-m", "gan_backends", *launcher, "train", config.model, "--backend", backend,
         "--out", str(out), "--initial", str(initial), "--no-progress",
         "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
         "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
@@ -56,6 +64,7 @@ def worker_command(
         command += ["--limit", str(config.limit)]
     if config.model == "dcgan":
         command += ["--dataset", config.dataset, "--image-size", str(config.image_size)]
+        command += ["--fit", config.fit]
         command += ["--width", str(config.width)]
     return command
 
@@ -93,11 +102,13 @@ def compare(
     pythons: dict[str, str] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    nproc: int = 1,
 ) -> dict[str, Any]:
     """Train ``config`` on each backend from the same start and compare; returns compare.json.
 
     A folder that holds an earlier comparison is refused unless ``overwrite`` replaces it.
-    ``progress`` prints a line to stderr as each backend starts and ends.
+    ``progress`` prints a line to stderr as each backend starts and ends. ``nproc`` > 1 trains
+    each backend data-parallel in that many workers, on its own engine.
     """
     out = Path(out)
     if (out / "compare.json").exists() and not overwrite:
@@ -111,7 +122,7 @@ def compare(
     for number, name in enumerate(backends, start=1):
         if progress:
             print(f"{name}: training ({number} of {len(backends)})", file=sys.stderr, flush=True)
-        command = worker_command(pythons[name], config, name, out / name, initial, overwrite)
+        command = worker_command(pythons[name], config, name, out / name, initial, overwrite, nproc)
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             last = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -149,6 +160,7 @@ def summarise(config: Config, results: dict[str, dict[str, Any]]) -> dict[str, A
                 "framework_version": result["framework_version"],
                 "device": result["device"],
                 "threads": result["threads"],
+                "workers": result["workers_per_epoch"][-1],
                 "loss_D": result["loss_D"],
                 "loss_G": result["loss_G"],
                 "examples_per_sec": result["examples_per_sec"],
@@ -157,6 +169,13 @@ def summarise(config: Config, results: dict[str, dict[str, Any]]) -> dict[str, A
             for name, result in results.items()
         },
     }
+
+
+def device_text(result: dict[str, Any]) -> str:
+    """Where a backend trained: device and threads, times its workers in a distributed run."""
+    text = f"{result['device']} ({result['threads']} threads"
+    workers = result["workers"]
+    return text + (f" x {workers} workers)" if workers > 1 else ")")
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -171,7 +190,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for name, result in summary["backends"].items():
         row = [
-            name, result["framework_version"], f"{result['device']} ({result['threads']} threads)",
+            name, result["framework_version"], device_text(result),
             f"{result['loss_D'][-1]:.4f}", f"{result['loss_G'][-1]:.4f}",
             f"{result['examples_per_sec']:,.1f}",
         ]  # fmt: skip

@@ -1,31 +1,62 @@
 """Training data for the GANs, made with NumPy and Pillow only.
 
-Every loader returns a float32 NumPy array, so the bytes a model trains on do not depend on the
+Every loader returns a NumPy array, so the bytes a model trains on do not depend on the
 deep-learning backend that consumes them:
 
-- ``gaussian``: the d2l toy problem, points of a 2-D Gaussian, shape ``(n, 2)``.
-- ``shapes``: procedurally drawn coloured sprites, NCHW in [-1, 1].
+- ``gaussian``: the d2l toy problem, points of a 2-D Gaussian, float32 ``(n, 2)``.
+- ``shapes``: procedurally drawn coloured sprites.
 - ``emoji``: 1,906 Noto Emoji images packaged with the library (see ``data/NOTICE``).
-- ``image_folder``: any folder (searched recursively) or ``.zip`` file of images, such as d2l's
-  Pokemon sprites.
+- ``pokemon``: d2l's own Pokemon sprites (40,597 of 721 Pokemon), downloaded once from d2l's
+  data hub into the cache folder and verified by SHA-1 (:mod:`gan_backends.download`).
+- ``image_folder``: any folder (searched recursively) or ``.zip`` file of images.
 
-Images are RGB; transparency is composited onto white; resizing always uses ``RESAMPLE``.
+Images are uint8 NCHW RGB (0..255), a quarter of float32's memory on the host and on the
+device; :func:`to_model_range` gives the models' float32 [-1, 1], which the training steps
+compute on the device with the same table of 256 values (:data:`LEVELS`), so it is exact.
+Transparency is composited onto white; resizing always uses ``RESAMPLE``; images that are not
+square are letterboxed on their background colour by default (``fit``).
+
+Folders are decoded on every core and the result cached (:func:`image_folder`); a cached data
+set larger than ``IN_MEMORY_FRACTION`` of the available memory is returned memory-mapped, and
+the trainer then streams it from disk a few hundred megabytes at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import io
+import json
 import os
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-DATASETS = ("emoji", "shapes")
+from gan_backends import download
+from gan_backends.files import write_atomically, write_json
+
+DATASETS = ("emoji", "shapes", "pokemon")
 DEFAULT_DATASET = "emoji"
+FITS = ("pad", "stretch", "crop")
+DEFAULT_FIT = "pad"
+
+POKEMON_URL = "http://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip"
+POKEMON_SHA1 = "c065c0e2593b8b161a2d7873e42418bf6a21106c"
+#: Set to a mirror's address of pokemon.zip (the same file: the SHA-1 is checked).
+POKEMON_URL_VARIABLE = "GAN_BACKENDS_POKEMON_URL"
+
+#: The float32 value of each uint8 level in the models' range: level / 127.5 - 1.
+LEVELS = np.arange(256, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
+#: A decoded data set larger than this share of the available memory stays on disk.
+IN_MEMORY_FRACTION = 0.5
+#: Bump when decoding changes, so that older caches are not reused.
+DECODER_VERSION = 1
 
 GAUSSIAN_A = np.array([[1.0, 2.0], [-0.1, 0.5]], np.float32)
 GAUSSIAN_B = np.array([1.0, 2.0], np.float32)
@@ -56,7 +87,7 @@ def gaussian_moments() -> tuple[np.ndarray, np.ndarray]:
 
 
 def shapes(num_examples: int = 2048, image_size: int = 64, seed: int = 0) -> np.ndarray:
-    """Draw one anti-aliased sprite per image, float32 NCHW in [-1, 1].
+    """Draw one anti-aliased sprite per image, uint8 NCHW.
 
     Each image holds a circle, square, triangle or ring of a random saturated colour, size,
     position and rotation, lying wholly inside a light, slightly tinted background. The random
@@ -84,7 +115,7 @@ def shapes(num_examples: int = 2048, image_size: int = 64, seed: int = 0) -> np.
         )
         paper = background[part, None, None]
         pixels[part] = np.rint(255 * (paper + (colour[part, None, None] - paper) * coverage))
-    return _to_model_range(pixels)
+    return _nchw(pixels)
 
 
 def _coverage(
@@ -130,7 +161,7 @@ def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def emoji(image_size: int = 64) -> np.ndarray:
-    """Return the packaged Noto Emoji images (1,906 of them), float32 NCHW in [-1, 1]."""
+    """Return the packaged Noto Emoji images (1,906 of them), uint8 NCHW."""
     if not EMOJI_FILE.is_file():
         raise FileNotFoundError(
             f"{EMOJI_FILE} is missing. Build it from the npm package emoji-datasource-google: "
@@ -141,36 +172,54 @@ def emoji(image_size: int = 64) -> np.ndarray:
         images = archive["images"]
     if images.shape[1:3] != (image_size, image_size):
         images = np.stack([np.asarray(_resize(Image.fromarray(i), image_size)) for i in images])
-    return _to_model_range(images)
+    return _nchw(images)
 
 
-def image_folder(path: str | os.PathLike, image_size: int = 64) -> np.ndarray:
-    """Load every image in a folder (recursively) or a ``.zip`` file, float32 NCHW in [-1, 1].
+def pokemon(image_size: int = 64, fit: str = DEFAULT_FIT, root: Path | None = None) -> np.ndarray:
+    """d2l's Pokemon sprites, uint8 NCHW, as d2l reads them (every class folder, RGB).
+
+    The archive is downloaded once from d2l's data hub (or ``$GAN_BACKENDS_POKEMON_URL``) into
+    ``root`` (the cache folder by default) and extracted there; without a network, place
+    ``pokemon.zip`` (SHA-1 ``POKEMON_SHA1``) in that folder.
+    """
+    root = root or download.cache_folder()
+    url = os.environ.get(POKEMON_URL_VARIABLE, POKEMON_URL)
+    archive = download.fetch(url, POKEMON_SHA1, root)
+    return image_folder(download.extract(archive, root / "pokemon"), image_size, fit)
+
+
+def image_folder(
+    path: str | os.PathLike, image_size: int = 64, fit: str = DEFAULT_FIT, cache: bool = True
+) -> np.ndarray:
+    """Load every image in a folder (recursively) or a ``.zip`` file, uint8 NCHW.
 
     Files are read in sorted path order. Every mode Pillow opens becomes RGB: transparency (RGBA,
     LA, palette or colour-key) is composited onto white; 16-bit and 32-bit integer greyscale
     (``I;16``, ``I``) are scaled from 0..65535, floating-point greyscale (``F``) from 0..1 when
     every value lies there, else from 0..255; CMYK, YCbCr, LAB, HSV and the rest go through
-    Pillow's own conversion. Each image is resized straight to ``image_size x image_size`` with
-    ``RESAMPLE``: non-square images are stretched, not cropped, as d2l's ``Resize((64, 64))``
-    does. Hidden files and macOS ``__MACOSX`` folders are ignored; files that Pillow cannot
+    Pillow's own conversion. Each image becomes ``image_size x image_size`` with ``RESAMPLE``;
+    one that is not square is fitted by ``fit``: ``"pad"`` letterboxes it on its background
+    colour (the median colour of its border) without distortion, ``"stretch"`` resizes it
+    straight to a square, as d2l's ``Resize((64, 64))`` does, and ``"crop"`` keeps its centred
+    square. Hidden files and macOS ``__MACOSX`` folders are ignored; files that Pillow cannot
     read, and images too large to decode safely (Pillow's decompression-bomb limit), are skipped
     with one warning that counts and names them.
+
+    Images are decoded on every core. With ``cache``, the result is kept in the cache folder
+    under a key made of the files' names, sizes and modification times, the size and the fit:
+    the next call returns it at once, and a change to any file decodes again. A cached result
+    larger than ``IN_MEMORY_FRACTION`` of the available memory is returned memory-mapped.
     """
+    if fit not in FITS:
+        raise ValueError(f"--fit must be one of {', '.join(FITS)}; got {fit!r}")
     root = Path(path)
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist; expected a folder or .zip file of images")
-    decoded: list[np.ndarray] = []
-    skipped: dict[str, list[str]] = {"not readable as images": [], "too large to decode": []}
-    for name, read in _image_files(root):
-        try:
-            with Image.open(io.BytesIO(read())) as image:
-                image.load()
-                decoded.append(np.asarray(_resize(_rgb(image), image_size)))
-        except Image.DecompressionBombError:
-            skipped["too large to decode"].append(name)
-        except Exception:  # Pillow's decoders raise many types on malformed files
-            skipped["not readable as images"].append(name)
+    with _image_files(root) as files:
+        cached = _cache_path(root, files, image_size, fit) if cache else None
+        if cached is not None and cached.is_file():
+            return _read_cache(cached, root)
+        decoded, skipped = _decode_all(files, image_size, fit)
     reasons = "; ".join(
         f"{len(names)} {why}: {_listing(names)}" for why, names in skipped.items() if names
     )
@@ -179,28 +228,107 @@ def image_folder(path: str | os.PathLike, image_size: int = 64) -> np.ndarray:
         raise ValueError(
             f"{root} holds {found}; expected image files (PNG, JPEG, ...), in sub-folders or not"
         )
-    if reasons:
-        total = sum(map(len, skipped.values()))
-        warnings.warn(f"skipped {total} files under {root}: {reasons}", stacklevel=2)
-    return _to_model_range(np.stack(decoded))
+    images = _nchw(np.stack(decoded))
+    if cached is not None:
+        write_atomically(cached, lambda file: np.save(file, images))
+        write_json(cached.with_suffix(".json"), {"skipped": skipped})
+    _warn_skipped(root, skipped)
+    return images
+
+
+def _decode_all(
+    files: list[tuple[str, Callable[[], bytes]]], image_size: int, fit: str
+) -> tuple[list[np.ndarray], dict[str, list[str]]]:
+    """The decoded images, in order, and the names of the files skipped, by reason."""
+
+    def decode(read: Callable[[], bytes]) -> np.ndarray | str:
+        try:
+            with Image.open(io.BytesIO(read())) as image:
+                image.load()
+                return np.asarray(_fit(_rgb(image), image_size, fit))
+        except Image.DecompressionBombError:
+            return "too large to decode"
+        except Exception:  # Pillow's decoders raise many types on malformed files
+            return "not readable as images"
+
+    skipped: dict[str, list[str]] = {"not readable as images": [], "too large to decode": []}
+    decoded = []
+    # Pillow releases the GIL while it decodes and resizes, so threads use every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = pool.map(decode, [read for _, read in files])
+        for (name, _), result in zip(files, results, strict=True):
+            if isinstance(result, str):
+                skipped[result].append(name)
+            else:
+                decoded.append(result)
+    return decoded, skipped
+
+
+def _warn_skipped(root: Path, skipped: dict[str, list[str]]) -> None:
+    total = sum(map(len, skipped.values()))
+    if total:
+        reasons = "; ".join(
+            f"{len(names)} {why}: {_listing(names)}" for why, names in skipped.items() if names
+        )
+        warnings.warn(f"skipped {total} files under {root}: {reasons}", stacklevel=3)
+
+
+def _cache_path(
+    root: Path, files: list[tuple[str, Callable[[], bytes]]], image_size: int, fit: str
+) -> Path:
+    """Where the decoded images of ``files`` are cached: a key of everything they depend on."""
+    key = hashlib.sha1()
+    key.update(json.dumps([DECODER_VERSION, image_size, fit, str(root.resolve())]).encode())
+    if root.is_dir():
+        for name, _ in files:
+            stat = (root / name).stat()
+            key.update(f"\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    else:
+        stat = root.stat()
+        key.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return download.cache_folder() / "decoded" / f"{key.hexdigest()}.npy"
+
+
+def _read_cache(cached: Path, root: Path) -> np.ndarray:
+    images = np.load(cached, mmap_mode="r")
+    skipped = json.loads(cached.with_suffix(".json").read_text())["skipped"]
+    _warn_skipped(root, skipped)
+    if images.nbytes > IN_MEMORY_FRACTION * _available_memory():
+        return images
+    return np.array(images)
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to new allocations (the whole memory where unknown)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _listing(names: list[str]) -> str:
     return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
-def _image_files(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """Yield ``(relative name, read bytes)`` for each candidate file, sorted by name."""
+@contextlib.contextmanager
+def _image_files(root: Path) -> Iterator[list[tuple[str, Callable[[], bytes]]]]:
+    """``(relative name, read its bytes)`` of each candidate file, sorted by name; a zip file
+    stays open while the block runs."""
     if root.is_dir():
-        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-        for name in files:
-            if not _hidden(name):
-                yield name, (root / name).read_bytes
+        names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        yield [(name, (root / name).read_bytes) for name in names if not _hidden(name)]
     elif zipfile.is_zipfile(root):
         with zipfile.ZipFile(root) as archive:
-            for info in sorted(archive.infolist(), key=lambda info: info.filename):
-                if not info.is_dir() and not _hidden(info.filename):
-                    yield info.filename, lambda info=info: archive.read(info)
+            members = sorted(archive.infolist(), key=lambda info: info.filename)
+            yield [
+                (info.filename, functools.partial(archive.read, info))
+                for info in members
+                if not info.is_dir() and not _hidden(info.filename)
+            ]
     else:
         raise ValueError(f"{root} is neither a folder nor a .zip file; expected one of images")
 
@@ -234,25 +362,49 @@ def _resize(image: Image.Image, image_size: int) -> Image.Image:
     return image.resize((image_size, image_size), RESAMPLE)
 
 
-def _to_model_range(images: np.ndarray) -> np.ndarray:
-    """Map uint8 NHWC in 0..255 to float32 NCHW in [-1, 1]."""
-    out = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
-    out /= 127.5
-    out -= 1.0
-    return out
+def _fit(image: Image.Image, image_size: int, fit: str) -> Image.Image:
+    """``image`` made square by ``fit`` (see :func:`image_folder`), then resized."""
+    width, height = image.size
+    if width == height or fit == "stretch":
+        return _resize(image, image_size)
+    side = min(width, height) if fit == "crop" else max(width, height)
+    if fit == "crop":
+        left, top = (width - side) // 2, (height - side) // 2
+        return _resize(image.crop((left, top, left + side, top + side)), image_size)
+    pixels = np.asarray(image)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    background = tuple(int(v) for v in np.median(border, axis=0))
+    square = Image.new("RGB", (side, side), background)
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return _resize(square, image_size)
 
 
-def load(name_or_path: str, image_size: int = 64, seed: int = 0) -> np.ndarray:
+def _nchw(images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC to uint8 NCHW."""
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+
+
+def to_model_range(images: np.ndarray) -> np.ndarray:
+    """uint8 images (any layout) as the models' float32 in [-1, 1], by :data:`LEVELS`."""
+    return LEVELS[images]
+
+
+def load(
+    name_or_path: str, image_size: int = 64, seed: int = 0, fit: str = DEFAULT_FIT
+) -> np.ndarray:
     """Load a dataset by name (one of ``DATASETS``) or, failing that, from a path.
 
-    ``seed`` only matters for ``"shapes"``. A known name wins over a folder of the same name.
+    ``seed`` only matters for ``"shapes"``, ``fit`` for images that are not square. A known
+    name wins over a folder of the same name.
     """
     if name_or_path == "shapes":
         return shapes(image_size=image_size, seed=seed)
     if name_or_path == "emoji":
         return emoji(image_size)
+    if name_or_path == "pokemon":
+        return pokemon(image_size, fit)
     if os.path.exists(name_or_path):
-        return image_folder(name_or_path, image_size)
+        return image_folder(name_or_path, image_size, fit)
     raise ValueError(
         f"unknown dataset {name_or_path!r}: expected one of {', '.join(DATASETS)}, "
         "or the path of an existing folder or .zip file of images"

@@ -7,6 +7,7 @@ the same batches and noise, so runs on different frameworks are directly compara
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from gan_backends import architectures, datasets, models, plots, quality, selection
+from gan_backends import architectures, datasets, distributed, models, plots, quality, selection
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
+from gan_backends.distributed import Cluster
 from gan_backends.files import CorruptFileError, WriteError, read_npz, write_json
 from gan_backends.runs import RunFolder
 from gan_backends.training import COUNT, FRACTION, POSITIVE, Trainer, check_setting
@@ -32,6 +34,7 @@ COMPATIBLE_ON_RESUME = (
     "model",
     "dataset",
     "image_size",
+    "fit",
     "width",
     "latent_dim",
     "batch_size",
@@ -85,6 +88,7 @@ class Config:
     latent_dim: int = 2
     dataset: str = "gaussian"
     image_size: int = 64
+    fit: str = datasets.DEFAULT_FIT
     width: int = 64
     seed: int = 0
     limit: int | None = None
@@ -98,6 +102,8 @@ class Config:
             value = getattr(self, name)
             if not (name == "limit" and value is None):
                 check_setting(FLAGS[name], value, rule)
+        if self.fit not in datasets.FITS:
+            raise ValueError(f"--fit must be one of {', '.join(datasets.FITS)}; got {self.fit!r}")
         if self.image_size not in IMAGE_SIZES:
             sizes = ", ".join(map(str, IMAGE_SIZES))
             raise ValueError(f"--image-size must be one of {sizes}; got {self.image_size!r}")
@@ -136,7 +142,7 @@ def load_data(config: Config) -> np.ndarray:
     if config.model == "gan":
         data = datasets.gaussian(1000, seed=config.seed)
     else:
-        data = datasets.load(config.dataset, image_size=config.image_size, seed=config.seed)
+        data = datasets.load(config.dataset, config.image_size, config.seed, config.fit)
     return data[: config.limit]
 
 
@@ -148,16 +154,20 @@ def fixed_noise(config: Config) -> np.ndarray:
     return rng.standard_normal((count, *generator.input_shape), np.float32)
 
 
-def build_trainer(config: Config, weights: Mapping[str, np.ndarray]) -> Trainer:
+def build_trainer(
+    config: Config, weights: Mapping[str, np.ndarray], cluster: Cluster | None = None
+) -> Trainer:
     """Networks for ``config`` holding ``weights`` (``G/<name>``, ``D/<name>``, as made by
-    :func:`initial_weights`), and their trainer."""
-    generator, discriminator = (models.build(network) for network in config.networks())
-    set_weights(generator, _group(weights, "G/"))
-    set_weights(discriminator, _group(weights, "D/"))
-    return Trainer(
-        generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
-        compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
-    )  # fmt: skip
+    :func:`initial_weights`), and their trainer (a worker of ``cluster``, when given)."""
+    with distributed.scope():
+        generator, discriminator = (models.build(network) for network in config.networks())
+        set_weights(generator, _group(weights, "G/"))
+        set_weights(discriminator, _group(weights, "D/"))
+        return Trainer(
+            generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
+            compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
+            cluster=cluster,
+        )  # fmt: skip
 
 
 def quality_meter(config: Config, data: np.ndarray) -> Callable[[models.Model], dict[str, Any]]:
@@ -170,7 +180,7 @@ def quality_meter(config: Config, data: np.ndarray) -> Callable[[models.Model], 
     rng = np.random.default_rng([config.seed, 2])
     count = min(IMAGE_QUALITY_SAMPLES, len(data))
     noise = rng.standard_normal((count, *config.networks()[0].input_shape), np.float32)
-    real = data[rng.choice(len(data), count, replace=False)]
+    real = datasets.to_model_range(data[rng.choice(len(data), count, replace=False)])
     floor = quality.swd_floor(real, seed=config.seed)
     return lambda G: quality.image_quality(models.generate(G, noise), real, config.seed, floor)
 
@@ -209,14 +219,16 @@ def run(
     """
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
-    with RunFolder(out, resume, overwrite) as folder:
+    cluster = distributed.current()
+    chief = cluster is None or cluster.is_chief
+    with RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder:
         data = load_data(config)
         check_data_size(config, data)
         weights = initial_weights(config) if initial is None else read_initial_weights(initial)
-        trainer = build_trainer(config, weights)
+        trainer = build_trainer(config, weights, cluster)
         quality_history = _resume(config, trainer, checkpoint_path) if resume else []
         saved_epoch = trainer.epoch if resume else None
-        measure = quality_meter(config, data)
+        measure = quality_meter(config, data) if chief else None
         sample_noise = fixed_noise(config)
         backend = selection.current()
         device = backend.device.describe()
@@ -226,6 +238,8 @@ def run(
             return {
                 "backend": selection.current_name(),
                 "backend_per_epoch": history.backend,
+                "workers_per_epoch": history.workers,
+                "worker_spread": history.worker_spread,
                 "framework_version": backend.device.framework_version(),
                 "device": device,
                 "threads": backend.device.threads(),
@@ -250,7 +264,8 @@ def run(
                 file=sys.stderr,
             )
             return metrics()
-        folder.clear_previous_results()
+        if folder:
+            folder.clear_previous_results()
 
         def end_of_epoch(trainer: Trainer) -> None:
             nonlocal saved_epoch
@@ -267,9 +282,11 @@ def run(
 
         try:
             trainer.fit(
-                data, config.epochs, config.batch_size, progress=progress,
-                on_epoch_end=end_of_epoch,
+                data, config.epochs, config.batch_size, progress=progress and chief,
+                on_epoch_end=end_of_epoch if chief else None,
             )  # fmt: skip
+            if not chief:
+                return metrics()
             result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
             write_json(out / "metrics.json", result)
         except KeyboardInterrupt:
@@ -307,6 +324,15 @@ def grid_title(config: Config, epoch: int) -> str:
     """What a DCGAN sample grid shows: model, backend, epoch and data."""
     dataset = Path(config.dataset).name if os.sep in config.dataset else config.dataset
     return f"{config.model} on {selection.current_name()}, epoch {epoch}, {dataset}"
+
+
+def checkpoint_note(path: Path) -> str:
+    """Where the run at ``path`` can continue from, read from its checkpoint file."""
+    try:
+        epoch = load_checkpoint(path).epoch if path.exists() else None
+    except CorruptFileError as error:
+        return str(error)
+    return _last_checkpoint(path, epoch)
 
 
 def _last_checkpoint(path: Path, epoch: int | None) -> str:

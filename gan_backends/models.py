@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_backends import architectures, selection
+from gan_backends import architectures, datasets, selection
 from gan_backends.architectures import Network
 
 Model = Any
@@ -100,7 +100,8 @@ def backend_of(model: Model):
 
 
 def forward(model: Model, inputs: np.ndarray, training: bool = False) -> np.ndarray:
-    """Run ``model`` on NumPy ``inputs`` (batch norm in training or inference mode)."""
+    """Run ``model`` on NumPy ``inputs`` (batch norm in training or inference mode); uint8
+    images are taken as 0..255."""
     network = network_of(model)
     inputs = check_batch(inputs, network.input_shape, "inputs")
     return backend_of(model).nn.forward(model, inputs, training)
@@ -117,12 +118,24 @@ def discriminate(discriminator: Model, data: np.ndarray) -> np.ndarray:
     return logits.reshape(len(logits))
 
 
-def check_batch(array: Any, example_shape: tuple[int, ...], what: str) -> np.ndarray:
-    """``array`` as float32, or a ValueError naming the shape that was expected."""
-    array = np.asarray(array)
+def check_batch(
+    array: Any, example_shape: tuple[int, ...], what: str, keep_uint8: bool = False
+) -> np.ndarray:
+    """``array`` as float32, or a ValueError naming the shape that was expected.
+
+    uint8 arrays are images (0..255): they become the models' [-1, 1] by
+    :func:`gan_backends.datasets.to_model_range`, or, with ``keep_uint8``, stay uint8 (and a
+    memory-mapped array stays on disk).
+    """
+    if not isinstance(array, np.memmap):
+        array = np.asarray(array)
     if array.ndim != len(example_shape) + 1 or array.shape[1:] != example_shape:
         expected = ", ".join(["N", *map(str, example_shape)])
         raise ValueError(f"{what} must have shape ({expected}); got {array.shape}")
     if not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{what} must be numeric; got dtype {array.dtype}")
+    if array.dtype == np.uint8 and keep_uint8:
+        return array if isinstance(array, np.memmap) else np.ascontiguousarray(array)
+    if array.dtype == np.uint8:
+        return datasets.to_model_range(array)
     return np.ascontiguousarray(array, dtype=np.float32)

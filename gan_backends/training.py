@@ -3,7 +3,10 @@
 One semantic everywhere (d2l 20.1 and 20.2, with the reductions made equal):
 
 - each step updates the discriminator once, then the generator once, on the same noise;
-- the data are copied to the device once per ``fit``; each step gathers its batch there;
+- the data are copied to the device once per ``fit`` (a memory-mapped data set instead a few
+  hundred megabytes at a time, in the order the batches need them); each step gathers its
+  batch there; uint8 images stay uint8 on the device and each batch becomes the models'
+  float32 [-1, 1] there, by the table :data:`gan_backends.datasets.LEVELS`;
 - the discriminator loss is ``(BCE(D(x), 1) + BCE(D(G(z)), 0)) / 2`` and the generator loss
   ``BCE(D(G(z)), 1)``, binary cross-entropy on logits, each the *mean* over the batch;
 - Adam with the same ``beta1``, ``beta2`` and ``epsilon`` (1e-8; Keras' default is 1e-7) on
@@ -14,7 +17,10 @@ One semantic everywhere (d2l 20.1 and 20.2, with the reductions made equal):
 - the data order and the noise come from one NumPy generator, so every backend sees the same
   numbers; each epoch uses ``len(data) // batch_size`` full batches (the remainder, different
   each epoch after shuffling, waits for a later epoch);
-- the reported epoch losses are means per example, and are read back once per epoch.
+- the reported epoch losses are means per example, and are read back once per epoch;
+- in a distributed run each worker trains on its part of every batch and the engine averages
+  the gradients (:mod:`gan_backends.distributed` says it in full): the same training as one
+  process on the whole batch.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from gan_backends.distributed import Cluster
 from gan_backends.models import Model, backend_of, check_batch, network_of
 
 
@@ -43,6 +50,11 @@ class History:
     seconds: list[float] = field(default_factory=list)
     backend: list[str] = field(default_factory=list)
     """The backend that ran each epoch (a run resumed on another backend mixes them)."""
+    workers: list[int] = field(default_factory=list)
+    """The number of workers that trained each epoch (1: one process)."""
+    worker_spread: list[float | None] = field(default_factory=list)
+    """After each distributed epoch, the root of the summed squared differences between every
+    worker's weights and their mean: 0.0 where all workers agree exactly (None: one process)."""
 
     def as_dict(self) -> dict[str, list[Any]]:
         return {
@@ -51,11 +63,17 @@ class History:
             "examples_per_sec": self.examples_per_sec,
             "seconds": self.seconds,
             "backend": self.backend,
+            "workers": self.workers,
+            "worker_spread": self.worker_spread,
         }
 
 
 class Trainer:
     """Adam on a generator and a discriminator of one backend, with the module's semantic.
+
+    ``fit`` takes float32 data, or uint8 images (0..255; see :mod:`gan_backends.datasets`),
+    which stay uint8 on the device; a ``numpy.memmap`` is streamed from disk, ``STREAM_BYTES``
+    at a time.
 
     Learning rates must be finite and >= 0 (0 freezes that network), betas in [0, 1) and
     epsilon > 0; anything else raises ValueError before a framework sees it.
@@ -69,7 +87,12 @@ class Trainer:
     ``mixed_precision=True`` computes the forward passes in bfloat16 (weights, Adam and
     batch-norm statistics stay float32): for GPUs, and on PyTorch only (the others raise
     NotImplementedError).
+
+    ``cluster`` (:func:`gan_backends.distributed.current`) makes this trainer one worker of a
+    data-parallel run: the networks must have been built in :func:`gan_backends.distributed.scope`.
     """
+
+    STREAM_BYTES = 256 << 20
 
     def __init__(
         self,
@@ -83,6 +106,7 @@ class Trainer:
         compiled: bool | None = None,
         seed: int | None = None,
         mixed_precision: bool = False,
+        cluster: Cluster | None = None,
     ):
         backend = backend_of(generator)
         if backend_of(discriminator) is not backend:
@@ -105,9 +129,11 @@ class Trainer:
             compiled = backend.trainer.TrainStep.compiles_by_default(self.generator_network)
         self.compiled = compiled
         self._stepped = False
+        self.cluster = cluster
         self._step = backend.trainer.TrainStep(
-            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled, mixed_precision
-        )
+            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
+            mixed_precision, cluster,
+        )  # fmt: skip
 
     def step(self, X: np.ndarray, Z: np.ndarray) -> tuple[float, float]:
         """One update of D, then of G, on a batch of data and noise; returns (loss_D, loss_G)."""
@@ -116,8 +142,13 @@ class Trainer:
         if len(X) != len(Z):
             raise ValueError(f"X and Z must hold as many examples; got {len(X)} and {len(Z)}")
         self._step.load_data(X)
-        loss_D, loss_G = self._run(np.arange(len(X))[None], Z[None])
+        part = self._part(len(X))
+        loss_D, loss_G = self._run(np.arange(len(X))[None, part], Z[None, part])
         return float(loss_D), float(loss_G)
+
+    def _part(self, batch_size: int) -> slice:
+        """This worker's part of a batch (all of it in a one-process run)."""
+        return slice(None) if self.cluster is None else self.cluster.shard(batch_size)
 
     def fit(
         self,
@@ -133,7 +164,7 @@ class Trainer:
         ``on_epoch_end(trainer)`` runs after each epoch (samples, checkpoints). A trainer
         restored from a checkpoint continues from its epoch.
         """
-        data = check_batch(data, self.data_shape, "data")
+        data = check_batch(data, self.data_shape, "data", keep_uint8=True)
         if latent_dim is not None and latent_dim != self.noise_shape[0]:
             raise ValueError(
                 f"latent_dim={latent_dim} does not match the generator's input {self.noise_shape}"
@@ -141,28 +172,35 @@ class Trainer:
         if not 1 <= batch_size <= len(data):
             raise ValueError(f"batch_size must be between 1 and len(data)={len(data)}")
         steps = len(data) // batch_size
-        self._step.load_data(data)
+        part = self._part(batch_size)
+        if not isinstance(data, np.memmap):
+            self._step.load_data(data)
         note = None if self._stepped else self._step.compile_note
         bar = Progress(epochs, steps, batch_size, self.epoch, note) if progress else None
         with bar or contextlib.nullcontext():
             while self.epoch < epochs:
-                self._fit_epoch(data, steps, batch_size, bar)
+                self._fit_epoch(data, steps, batch_size, part, bar)
                 if on_epoch_end:
                     on_epoch_end(self)
         return self.history
 
     def _fit_epoch(
-        self, data: np.ndarray, steps: int, batch_size: int, bar: Progress | None
+        self, data: np.ndarray, steps: int, batch_size: int, part: slice, bar: Progress | None
     ) -> None:
         batches = self.rng.permutation(len(data))[: steps * batch_size]
-        batches = batches.reshape(steps, batch_size)
+        batches = np.ascontiguousarray(batches.reshape(steps, batch_size)[:, part])
         Z = self.rng.standard_normal((steps, batch_size, *self.noise_shape), np.float32)
+        Z = np.ascontiguousarray(Z[:, part])
         start = time.perf_counter()
         totals = np.zeros(2)
         done = 0
         while done < steps:
             chunk = steps if bar is None else bar.chunk
-            totals += self._run(batches[done : done + chunk], Z[done : done + chunk])
+            chosen = batches[done : done + chunk]
+            if isinstance(data, np.memmap):
+                chosen = self._stream(data, chosen)
+            totals += self._run(chosen, Z[done : done + len(chosen)])
+            chunk = len(chosen)
             done = min(done + chunk, steps)
             seconds = time.perf_counter() - start
             if bar:
@@ -173,6 +211,32 @@ class Trainer:
         self.history.examples_per_sec.append(steps * batch_size / seconds)
         self.history.seconds.append(seconds)
         self.history.backend.append(self.backend_name)
+        self.history.workers.append(1 if self.cluster is None else self.cluster.size)
+        self.history.worker_spread.append(None if self.cluster is None else self.worker_spread())
+
+    def worker_spread(self) -> float:
+        """How far the workers' weights (batch-norm statistics included) lie from their mean:
+        the root of the summed squared differences over all workers (two engine all-reduces)."""
+        engine = self.backend.distributed
+        weights = [
+            value.astype(np.float64)
+            for model in (self.generator, self.discriminator)
+            for value in self.backend.nn.get_weights(model).values()
+        ]
+        means = engine.all_mean(self.cluster, weights)
+        local = sum(float(np.square(w - m).sum()) for w, m in zip(weights, means, strict=True))
+        (total,) = engine.all_mean(self.cluster, [np.array([local])])
+        return float(np.sqrt(total[0] * self.cluster.size))
+
+    def _stream(self, data: np.memmap, batches: np.ndarray) -> np.ndarray:
+        """Load the examples of the first of ``batches`` that fit in ``STREAM_BYTES``, read from
+        disk in file order; returns those batches, indexing the loaded examples."""
+        example_bytes = data.itemsize * int(np.prod(data.shape[1:]))
+        fitting = max(1, self.STREAM_BYTES // (example_bytes * batches.shape[1]))
+        batches = batches[:fitting]
+        needed = np.unique(batches)
+        self._step.load_data(np.asarray(data[needed]))
+        return np.searchsorted(needed, batches)
 
     def _run(self, batches: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """One step per row of ``batches`` (indices into the loaded data); the sums of their

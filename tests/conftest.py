@@ -11,6 +11,14 @@ from gan_backends.backends import BACKENDS
 REQUIRED = {name for name in os.environ.get("GAN_REQUIRE_BACKENDS", "").split(",") if name}
 
 
+@pytest.fixture(autouse=True)
+def data_cache(tmp_path_factory, monkeypatch):
+    """Downloads and decoded data sets go to a folder of the test session, never the user's."""
+    cache = tmp_path_factory.mktemp("data-cache")
+    monkeypatch.setenv("GAN_BACKENDS_DATA", str(cache))
+    return cache
+
+
 def require_backends(*names: str) -> None:
     """Skip (or fail, where required) unless every backend in ``names`` is installed."""
     installed = set(gb.installed_backends())

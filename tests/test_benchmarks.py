@@ -1,70 +1,177 @@
-"""The benchmarks run, on every installed backend, and report positive numbers.
+"""The benchmarks run, on every installed backend, and report positive numbers; the Keras peers
+compute what the library computes.
 
-A smoke run (tiny models, one thread, a few steps): it checks that the benchmark works, not how
+Smoke runs (tiny models, one thread, a few steps): they check that the benchmarks work, not how
 fast anything is.
 """
 
+import ast
 import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gan_backends as gb
 from tests.conftest import require_backends
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "benchmarks" / "train_step.py"
-FLOOR_SCRIPT = REPO_ROOT / "benchmarks" / "mxnet_call_floor.py"
+BENCHMARKS = REPO_ROOT / "benchmarks"
+SCRIPT = BENCHMARKS / "train_step.py"
+WALL_TIME_SCRIPT = BENCHMARKS / "examples_wall_time.py"
+FLOOR_SCRIPT = BENCHMARKS / "mxnet_call_floor.py"
+SCALING_SCRIPT = BENCHMARKS / "scaling.py"
+LOADING_SCRIPT = BENCHMARKS / "data_loading.py"
+sys.path.append(str(BENCHMARKS))
+from peers import PEERS  # noqa: E402
+
+KERAS_SIDES = ("keras", "keras_equal_work")
 
 
-def benchmarked_backends() -> list[str]:
-    """The installed backends that the benchmark has a native side for (it has none for JAX)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_train_step", SCRIPT)
-    benchmark = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # for dataclasses
-    spec.loader.exec_module(benchmark)
-    return [name for name in gb.installed_backends() if name in benchmark.NATIVE_SIDES]
+def keras_runs_on(backend):
+    """Whether this interpreter has Keras 3 and Keras 3 has a backend for ``backend``."""
+    if PEERS[backend].keras is None or importlib.util.find_spec("keras") is None:
+        return False
+    from importlib.metadata import version
+
+    return int(version("keras").split(".")[0]) >= 3
 
 
-@pytest.mark.parametrize("model", ["gan", "dcgan"])
-def test_smoke_run_reports_every_installed_backend(model, tmp_path):
-    installed = benchmarked_backends()
+def run(command, timeout):
+    completed = subprocess.run(
+        [sys.executable, *map(str, command)], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]
+    return completed
+
+
+def installed_or_skip():
+    installed = gb.installed_backends()
     if not installed:
-        pytest.skip("no benchmarked backend is installed (pip install -e '.[torch]', ...)")
+        pytest.skip("no backend is installed (pip install -e '.[torch]', [tensorflow] or [mxnet])")
+    return installed
+
+
+def test_every_peer_file_defines_the_same_names_as_its_kind():
+    def top_level_names(path):
+        tree = ast.parse(path.read_text())
+        names = set()
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        return names
+
+    for backend, peers in PEERS.items():
+        seed = top_level_names(BENCHMARKS / "peers" / f"{peers.seed}.py")
+        assert {"networks", "build"} <= seed, (backend, seed)
+        if peers.keras is not None:
+            keras = top_level_names(BENCHMARKS / "peers" / f"keras_{peers.keras}.py")
+            expected = {"DATA_FORMAT", "IdiomaticGAN", "EqualWorkGAN", "VARIANTS", "device"}
+            assert expected | {"threads"} <= keras, (backend, keras)
+
+
+def test_both_models_on_every_installed_backend_in_one_command(tmp_path):
+    installed = installed_or_skip()
     report_path = tmp_path / "report.json"
     command = [
-        sys.executable, str(SCRIPT), "--smoke", "--model", model,
-        "--backends", ",".join(installed), "--threads", "1", "--json", str(report_path),
+        SCRIPT, "--smoke", "--model", "all", "--backends", ",".join(installed),
+        "--threads", "1", "--json", report_path,
     ]  # fmt: skip
-    completed = subprocess.run(
-        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]
-    report = json.loads(report_path.read_text())
-    assert report["failures"] == {}
-    assert [result["backend"] for result in report["results"]] == installed
-    table_rows = {line.split()[0] for line in completed.stdout.splitlines() if line.strip()}
-    for result in report["results"]:
-        assert result["backend"] in table_rows
-        for side in ("library", "native"):
-            assert result[side]["examples_per_sec"] > 0
-            assert result[side]["tflops"] > 0
-            assert result[side]["threads"] == 1
-        assert result["library_over_native"] > 0
-        if model == "dcgan":  # peak memory is measured for the DCGAN by default
-            for side in ("library", "native"):
-                assert result["memory"][side]["rss_mib"] > 0
+    completed = run(command, timeout=900)
+    reports = json.loads(report_path.read_text())["models"]
+    assert list(reports) == ["gan", "dcgan"]
+    for model, report in reports.items():
+        assert report["failures"] == {}
+        assert [result["backend"] for result in report["results"]] == installed
+        for result in report["results"]:
+            sides = ["library", "native"]
+            if keras_runs_on(result["backend"]):
+                sides += KERAS_SIDES
+            else:
+                assert "keras" not in result and result["keras_missing"]
+            for side in sides:
+                assert result[side]["examples_per_sec"] > 0
+                assert result[side]["tflops"] > 0
+                assert result[side]["threads"] == 1
+            for side in sides[1:]:
+                assert result[f"library_over_{side}"] > 0
+            if model == "dcgan":  # peak memory is measured for the DCGAN by default
+                for side in sides:
+                    assert result["memory"][side]["rss_mib"] > 0
+    summary = completed.stdout.split("library / peer on the same framework")[1]
+    rows = [line.split() for line in summary.splitlines()[2:] if line.strip()]
+    expected = [[model, backend] for model in ("gan", "dcgan") for backend in installed]
+    assert [row[:2] for row in rows] == expected
+    for row in rows:
+        assert float(row[2].rstrip("x")) > 0  # library / native
+
+
+def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
+    installed = installed_or_skip()
+    with_keras = [backend for backend in installed if keras_runs_on(backend)]
+    if not with_keras:
+        pytest.skip("no installed backend has Keras 3 here (pip install keras>=3)")
+    report_path = tmp_path / "losses.json"
+    command = [
+        SCRIPT, "--check-losses", "--smoke", "--model", "all", "--backends",
+        ",".join(with_keras), "--json", report_path,
+    ]  # fmt: skip
+    run(command, timeout=600)  # exits 1 where they disagree
+    reports = json.loads(report_path.read_text())["models"]
+    for report in reports.values():
+        assert [result["backend"] for result in report["results"]] == with_keras
+        for result in report["results"]:
+            for side in KERAS_SIDES:
+                np.testing.assert_allclose(result[side], result["library"], atol=1e-4)
+
+
+def test_wall_time_of_the_dcgan_example_beside_the_seed_cold_and_warm(tmp_path):
+    backend = installed_or_skip()[-1]  # the last one: PyTorch, first, compiles when cold
+    report_path = tmp_path / "wall.json"
+    command = [
+        WALL_TIME_SCRIPT, "--models", "dcgan", "--backends", backend, "--peers", "seed",
+        "--epochs", "1", "--limit", "64", "--image-size", "16", "--width", "8",
+        "--json", report_path,
+    ]  # fmt: skip
+    completed = run(command, timeout=900)
+    (result,) = json.loads(report_path.read_text())["results"]
+    assert (result["model"], result["backend"], result["epochs"]) == ("dcgan", backend, 1)
+    for side in ["example", "seed"]:
+        assert result[side]["cold"] > 0 and result[side]["warm"] > 0
+    row = next(line for line in completed.stdout.splitlines() if line.startswith("dcgan "))
+    assert row.split()[1] == backend and "failed" not in row
+
+
+def test_scaling_reports_one_and_two_workers_on_the_engine():
+    backend = installed_or_skip()[-1]
+    command = [SCALING_SCRIPT, "--model", "gan", "--small", "--epochs", "1", "--backends", backend]
+    completed = run(command, timeout=600)
+    rows = [line.split() for line in completed.stdout.splitlines() if line.startswith(backend)]
+    assert [row[1] for row in rows] == ["1", "2"]
+    for _, _, rate, _, moved in rows:
+        assert float(rate.replace(",", "")) > 0
+        assert float(moved.replace(",", "")) > 0
+    assert float(rows[1][3]) > 0
+
+
+def test_data_loading_reports_first_and_cached_runs(tmp_path):
+    command = [LOADING_SCRIPT, "--images", "300", "--work", tmp_path]
+    completed = run(command, timeout=300)
+    rows = [line.split() for line in completed.stdout.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [["300", "this", "first"], ["300", "this", "cached"]]
+    for row in rows:
+        assert float(row[3]) >= 0 and row[6] == "uint8"
 
 
 def test_mxnet_call_floor_prints_its_ceiling_against_the_target():
     require_backends("mxnet")
-    command = [sys.executable, str(FLOOR_SCRIPT), "--steps", "5"]
-    completed = subprocess.run(
-        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr[-4000:]
+    completed = run([FLOOR_SCRIPT, "--steps", "5"], timeout=300)
     for phase in ("recorded forward", "backward", "Adam update", "step", "target"):
         assert phase in completed.stdout
     ceiling = float(completed.stdout.split("ceiling / target = ")[1].split("x")[0])

@@ -20,8 +20,7 @@ RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
 def assert_images(x: np.ndarray, count: int, size: int) -> None:
     assert x.shape == (count, 3, size, size)
-    assert x.dtype == np.float32
-    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert x.dtype == np.uint8
 
 
 @pytest.fixture
@@ -57,11 +56,15 @@ def pokemon(tmp_path: Path) -> Path:
     return root
 
 
-def load_with_warnings(path: Path, image_size: int = 64) -> tuple[np.ndarray, list[str]]:
+def load_with_warnings(
+    path: Path, image_size: int = 64, fit: str = "pad"
+) -> tuple[np.ndarray, list[str]]:
+    """The images in the models' range [-1, 1], and the warnings given while loading them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        x = datasets.image_folder(path, image_size)
-    return x, [str(w.message) for w in caught]
+        x = datasets.image_folder(path, image_size, fit)
+    assert x.dtype == np.uint8
+    return datasets.to_model_range(x), [str(w.message) for w in caught]
 
 
 # gaussian
@@ -100,7 +103,7 @@ def test_shapes_is_deterministic_per_seed_and_differs_between_seeds():
 
 
 def test_shapes_draws_a_coloured_sprite_on_a_light_background():
-    x = datasets.shapes(256, 32, seed=0)
+    x = datasets.to_model_range(datasets.shapes(256, 32, seed=0))
     corners = x[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]  # (n, 3, 4)
     assert corners.min() > 0.7  # light background, and the sprite stays inside the image
     assert np.array_equal(corners, np.repeat(corners[:, :, :1], 4, axis=2))
@@ -116,7 +119,7 @@ def test_emoji_loads_the_packaged_images_on_white():
     x = datasets.emoji()
     assert 1800 <= len(x) <= 2000
     assert_images(x, len(x), 64)
-    assert np.median(x[:, :, 0, 0]) == 1.0  # composited onto white
+    assert np.median(x[:, :, 0, 0]) == 255  # composited onto white
 
 
 def test_emoji_resizes_with_the_shared_resampler():
@@ -126,7 +129,7 @@ def test_emoji_resizes_with_the_shared_resampler():
     assert_images(x, len(stored), 16)
     first = stored[0]
     expected = np.asarray(Image.fromarray(first).resize((16, 16), datasets.RESAMPLE))
-    np.testing.assert_array_equal(x[0], expected.transpose(2, 0, 1) / np.float32(127.5) - 1)
+    np.testing.assert_array_equal(x[0], expected.transpose(2, 0, 1))
 
 
 def test_emoji_file_holds_no_skin_tone_variants():
@@ -148,7 +151,7 @@ def test_emoji_missing_file_says_how_to_build_it(tmp_path, monkeypatch):
 
 def test_image_folder_reads_nested_folders_in_sorted_order(pokemon):
     x, _ = load_with_warnings(pokemon)
-    assert_images(x, 6, 64)
+    assert x.shape == (6, 3, 64, 64)
     centres = x[:, :, 32, 32]
     np.testing.assert_allclose(centres[0], [1, -1, -1], atol=0.02)  # bulbasaur/0_rgba: red
     np.testing.assert_allclose(centres[1], [-1, 1, -1], atol=0.02)  # bulbasaur/1_palette...
@@ -168,11 +171,51 @@ def test_image_folder_turns_greyscale_into_equal_rgb_channels(pokemon):
     np.testing.assert_allclose(grey, 77 / 127.5 - 1, atol=1e-6)
 
 
-def test_image_folder_stretches_non_square_images_instead_of_cropping(pokemon):
-    stripes = load_with_warnings(pokemon)[0][4]
+def test_stretch_resizes_non_square_images_straight_as_d2l_does(pokemon):
+    stripes = load_with_warnings(pokemon, fit="stretch")[0][4]
     np.testing.assert_allclose(stripes[:, 2, 32], [1, -1, -1], atol=0.02)
     np.testing.assert_allclose(stripes[:, 32, 32], [-1, 1, -1], atol=0.02)
     np.testing.assert_allclose(stripes[:, 61, 32], [-1, -1, 1], atol=0.02)
+
+
+PAPER, INK = (10, 200, 30), (250, 20, 20)
+
+
+@pytest.fixture
+def wide_sprite(tmp_path: Path) -> Path:
+    """A 60x30 sprite: a 10x10 square of ink in the middle of paper."""
+    image = Image.new("RGB", (60, 30), PAPER)
+    image.paste(INK, (25, 10, 35, 20))
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    image.save(folder / "sprite.png")
+    return folder
+
+
+def test_pad_letterboxes_on_the_background_colour_without_distortion(wide_sprite):
+    x = datasets.image_folder(wide_sprite, 60, fit="pad")[0].transpose(1, 2, 0)
+    assert (x[:14] == PAPER).all() and (x[-14:] == PAPER).all()  # bands above and below
+    ink = np.argwhere((np.abs(x.astype(int) - INK) < 30).all(axis=-1))
+    assert (ink.min(axis=0) >= 24).all() and (ink.max(axis=0) <= 35).all()
+    heights, widths = np.ptp(ink, axis=0) + 1
+    assert heights == widths  # still a square
+
+
+def test_crop_keeps_the_centred_square(wide_sprite):
+    x = datasets.image_folder(wide_sprite, 30, fit="crop")[0].transpose(1, 2, 0)
+    ink = np.argwhere((np.abs(x.astype(int) - INK) < 30).all(axis=-1))
+    assert ink.min(axis=0).tolist() == [10, 10] and ink.max(axis=0).tolist() == [19, 19]
+    assert (x[0] == PAPER).all()
+
+
+def test_square_images_are_the_same_whatever_the_fit(pokemon):
+    grey = [load_with_warnings(pokemon, fit=fit)[0][3] for fit in datasets.FITS]
+    assert all(np.array_equal(grey[0], other) for other in grey[1:])
+
+
+def test_an_unknown_fit_is_named(pokemon):
+    with pytest.raises(ValueError, match="--fit must be one of pad, stretch, crop; got 'squash'"):
+        datasets.image_folder(pokemon, fit="squash")
 
 
 def test_image_folder_skips_unreadable_files_with_one_warning(pokemon):
@@ -183,7 +226,7 @@ def test_image_folder_skips_unreadable_files_with_one_warning(pokemon):
 
 
 def test_image_folder_resizes_to_image_size(pokemon):
-    assert_images(load_with_warnings(pokemon, 16)[0], 6, 16)
+    assert load_with_warnings(pokemon, 16)[0].shape == (6, 3, 16, 16)
 
 
 def test_image_folder_reads_a_zip_like_the_folder(pokemon, tmp_path):
@@ -226,7 +269,7 @@ def test_image_folder_rejects_a_file_that_is_not_a_zip(tmp_path):
 
 
 def test_load_dispatches_names_and_paths(pokemon):
-    assert datasets.DATASETS == ("emoji", "shapes")
+    assert datasets.DATASETS == ("emoji", "shapes", "pokemon")
     assert datasets.DEFAULT_DATASET in datasets.DATASETS
     np.testing.assert_array_equal(
         datasets.load("shapes", 16, seed=2), datasets.shapes(image_size=16, seed=2)
@@ -234,12 +277,14 @@ def test_load_dispatches_names_and_paths(pokemon):
     assert datasets.load("emoji", 8).shape[1:] == (3, 8, 8)
     with pytest.warns(UserWarning, match="skipped 2 files"):
         from_path = datasets.load(str(pokemon), 16)
-    np.testing.assert_array_equal(from_path, load_with_warnings(pokemon, 16)[0])
+    np.testing.assert_array_equal(
+        datasets.to_model_range(from_path), load_with_warnings(pokemon, 16)[0]
+    )
 
 
 def test_load_rejects_an_unknown_name_listing_the_known_ones():
-    with pytest.raises(ValueError, match=r"'pokemon'.*emoji, shapes.*existing"):
-        datasets.load("pokemon")
+    with pytest.raises(ValueError, match=r"'digimon'.*emoji, shapes, pokemon.*existing"):
+        datasets.load("digimon")
 
 
 def test_loading_imports_no_deep_learning_framework():
@@ -294,9 +339,8 @@ IMAGE_MODES = [
 @pytest.mark.parametrize(("name", "write", "rgb"), IMAGE_MODES, ids=[m[0] for m in IMAGE_MODES])
 def test_every_image_mode_pillow_opens_becomes_the_right_rgb(tmp_path, name, write, rgb):
     write(tmp_path / name)
-    images, messages = load_with_warnings(tmp_path, image_size=8)
-    assert messages == []
-    pixels = np.rint((images[0] + 1.0) * 127.5).transpose(1, 2, 0).reshape(-1, 3)
+    assert load_with_warnings(tmp_path, image_size=8)[1] == []
+    pixels = datasets.image_folder(tmp_path, 8)[0].transpose(1, 2, 0).reshape(-1, 3)
     tolerance = 8 if name.startswith("lab") else 3
     np.testing.assert_allclose(pixels, np.broadcast_to(rgb, pixels.shape), atol=tolerance)
 
@@ -308,3 +352,52 @@ def test_an_image_too_large_to_decode_is_skipped_not_fatal(tmp_path, monkeypatch
     images, messages = load_with_warnings(tmp_path, image_size=8)
     assert images.shape == (1, 3, 8, 8)
     assert messages == [f"skipped 1 files under {tmp_path}: 1 too large to decode: huge.png"]
+
+
+# the decoded cache
+
+
+def cached_files(cache: Path) -> list[Path]:
+    return sorted((cache / "decoded").glob("*.npy"))
+
+
+def test_a_second_load_reads_the_cache_and_repeats_the_warning(pokemon, data_cache):
+    first, first_messages = load_with_warnings(pokemon)
+    assert len(cached_files(data_cache)) == 1
+    second, second_messages = load_with_warnings(pokemon)
+    np.testing.assert_array_equal(second, first)
+    assert second_messages == first_messages and len(first_messages) == 1
+    assert len(cached_files(data_cache)) == 1
+
+
+def test_the_cache_is_decoded_again_when_a_file_changes(pokemon, data_cache):
+    before, _ = load_with_warnings(pokemon)
+    Image.new("L", (40, 40), 200).save(pokemon / "charmander" / "3_grey.png")
+    after, _ = load_with_warnings(pokemon)
+    np.testing.assert_allclose(after[3], 200 / 127.5 - 1, atol=1e-6)
+    np.testing.assert_array_equal(np.delete(after, 3, 0), np.delete(before, 3, 0))
+    assert len(cached_files(data_cache)) == 2
+
+
+def test_the_size_and_the_fit_have_caches_of_their_own(pokemon, data_cache):
+    for size, fit in [(16, "pad"), (32, "pad"), (16, "crop")]:
+        load_with_warnings(pokemon, size, fit)
+    assert len(cached_files(data_cache)) == 3
+
+
+def test_a_cached_data_set_too_large_for_memory_is_memory_mapped(pokemon, monkeypatch):
+    in_memory, _ = load_with_warnings(pokemon)
+    monkeypatch.setattr(datasets, "IN_MEMORY_FRACTION", 0.0)
+    with pytest.warns(UserWarning, match="skipped 2 files"):
+        mapped = datasets.image_folder(pokemon)
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(datasets.to_model_range(mapped), in_memory)
+
+
+def test_levels_are_exactly_the_old_float_conversion():
+    levels = np.arange(256, dtype=np.uint8)
+    old = levels.astype(np.float32)
+    old /= 127.5
+    old -= 1.0
+    np.testing.assert_array_equal(datasets.to_model_range(levels), old)
+    assert datasets.LEVELS.dtype == np.float32

@@ -17,7 +17,7 @@ from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
 from tests.conftest import per_backend
 
-GOLDEN = Path(__file__).parent / "golden" / "dcgan_small.npz"
+GOLDEN = Path(__file__).parent / "golden" / "dcgan_small.npz"  # python -m tests.test_dcgan
 SMALL = {"latent_dim": 8, "width": 8, "image_size": 16}
 STEPS, BATCH = 20, 8
 TINY_RUN = Config.for_model(
@@ -121,10 +121,11 @@ def small_outputs():
 
 
 def twenty_steps():
-    """Per-step losses of the small DCGAN from seeded weights, data and noise, and the weights
-    (moving statistics included) it ends with."""
+    """Per-step losses of the small DCGAN at the default learning rates from seeded weights,
+    data and noise, and the weights (moving statistics included) it ends with."""
     G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
-    trainer = gb.Trainer(G, D, lr_D=0.0005, lr_G=0.0005, beta1=0.5)
+    config = Config.for_model("dcgan")
+    trainer = gb.Trainer(G, D, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1)
     data = datasets.shapes(STEPS * BATCH, image_size=16, seed=4).reshape(STEPS, BATCH, 3, 16, 16)
     noise = np.random.default_rng(5).standard_normal((STEPS, BATCH, 8, 1, 1), np.float32)
     losses = np.array([trainer.step(x, z) for x, z in zip(data, noise, strict=True)])
@@ -260,3 +261,43 @@ def test_mixed_precision_trains_close_to_float32_where_supported(backend):
             first_epoch_losses(True)
         return
     np.testing.assert_allclose(first_epoch_losses(True), first_epoch_losses(False), atol=0.05)
+
+
+def short_training(data):
+    """Two epochs of the small DCGAN on ``data``: per-epoch losses and the final weights."""
+    G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
+    trainer = gb.Trainer(G, D, lr_D=0.005, lr_G=0.005, beta1=0.5, seed=0)
+    history = trainer.fit(data, epochs=2, batch_size=8)
+    return history.loss_D + history.loss_G, gb.get_weights(G) | gb.get_weights(D)
+
+
+def test_uint8_images_train_exactly_as_their_float_values(backend):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    assert images.dtype == np.uint8
+    losses, weights = short_training(images)
+    float_losses, float_weights = short_training(datasets.to_model_range(images))
+    assert losses == float_losses
+    for name, value in float_weights.items():
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+
+
+def test_a_memory_mapped_data_set_streams_and_trains_as_in_memory(backend, tmp_path, monkeypatch):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    losses, weights = short_training(images)
+    monkeypatch.setattr(gb.Trainer, "STREAM_BYTES", 3 * 8 * images[0].nbytes)  # 3 steps a load
+    streamed_losses, streamed_weights = short_training(mapped)
+    np.testing.assert_allclose(streamed_losses, losses, atol=1e-6, rtol=0)
+    for name, value in weights.items():
+        np.testing.assert_allclose(streamed_weights[name], value, atol=1e-6, err_msg=name)
+
+
+def write_golden() -> None:
+    """Writes GOLDEN from PyTorch: ``PYTHONPATH=. python -m tests.test_dcgan``."""
+    gb.set_backend("torch")
+    np.savez(GOLDEN, **small_outputs(), steps=twenty_steps()[0])
+
+
+if __name__ == "__main__":
+    write_golden()

@@ -11,6 +11,7 @@ import pytest
 
 import gan_backends as gb
 from gan_backends import datasets, models
+from gan_backends.architectures import Dense, Network
 from tests.conftest import per_backend, require_backends
 
 ROOT = Path(__file__).parent.parent
@@ -157,13 +158,51 @@ def test_mxnet_gathering_batches_in_pieces_trains_as_gathering_them_whole(monkey
         np.testing.assert_allclose(value, piece_weights[name], rtol=1e-6, err_msg=name)
 
 
+def test_mxnet_adam_is_keras_float32_adam_on_small_and_large_parameters():
+    require_backends("mxnet")
+    from gan_backends.backends.mxnet.nn import build
+    from gan_backends.backends.mxnet.trainer import LARGE_PARAMETER, Adam
+
+    width = int(np.sqrt(LARGE_PARAMETER)) + 1  # a kernel above the threshold, a bias below
+    model = build(Network("net", (width,), (Dense("dense", width, width),)))
+    lr, beta1, beta2, epsilon = 0.005, 0.5, 0.999, 1e-8
+    adam = Adam(model, lr, beta1, beta2, epsilon)
+    parameters = adam.parameters
+    for parameter in parameters:
+        parameter.data()[:] = 0  # small weights, so that their rounding is small too
+    weights = [np.zeros(p.shape, np.float32) for p in parameters]
+    m, v = [np.zeros_like(w) for w in weights], [np.zeros_like(w) for w in weights]
+    rng = np.random.default_rng(0)
+    for t in np.arange(1, 4, dtype=np.float32):
+        gradients = [
+            (rng.standard_normal(w.shape) * 10.0 ** rng.uniform(-9, 0, w.shape)).astype(np.float32)
+            for w in weights
+        ]  # down to the size of epsilon, where v's accuracy shows
+        for parameter, gradient in zip(parameters, gradients, strict=True):
+            parameter.grad()[:] = gradient
+        adam.step()
+        rate = np.float32(lr) * np.sqrt(1 - np.float32(beta2) ** t) / (1 - np.float32(beta1) ** t)
+        for i, (parameter, gradient) in enumerate(zip(parameters, gradients, strict=True)):
+            m[i] += (gradient - m[i]) * np.float32(1 - beta1)
+            v[i] += (gradient * gradient - v[i]) * np.float32(1 - beta2)
+            weights[i] -= m[i] * rate / (np.sqrt(v[i]) + np.float32(epsilon))
+            # Rounding could differ by 1e-9 here; MXNet's fused updates are 6e-6
+            # (adam_update) to 4e-5 (multi_adamw_update) of a step of lr off.
+            np.testing.assert_allclose(
+                parameter.data().asnumpy(), weights[i], rtol=0, atol=1e-6 * lr, err_msg=i
+            )
+
+
 def test_twenty_epochs_learn_the_mean(backend):
     data = datasets.gaussian(1000, seed=0)
     G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
     history = gb.Trainer(G, D, seed=0).fit(data, epochs=20, batch_size=8, latent_dim=2)
     assert len(history.loss_D) == len(history.examples_per_sec) == 20
     fake = gb.generate(G, np.random.default_rng(2).standard_normal((1000, 2), np.float32))
-    assert np.linalg.norm(fake.mean(0) - datasets.GAUSSIAN_B) < 0.3
+    # After about 500 steps rounding decides the trajectory, and the generator's mean keeps
+    # wandering about the target (2.2 away untrained): over 24 seeds of Trainer on each
+    # backend it ended at most 0.42 away.
+    assert np.linalg.norm(fake.mean(0) - datasets.GAUSSIAN_B) < 0.5
     assert 0.3 < history.loss_D[-1] < 1.0
 
 

@@ -6,7 +6,10 @@ Each backend is a package, ``gan_backends.backends.<name>``, with the same modul
 - ``nn``: builds native networks from :mod:`gan_backends.architectures` specs and moves
   weights in and out in the canonical layout (``NN``);
 - ``trainer``: the compiled GAN training step and the optimizer state (``TRAINER``);
-- ``device``: where the backend computes and with how many threads (``DEVICE``).
+- ``device``: where the backend computes and with how many threads (``DEVICE``);
+- ``distributed``: the framework's own distributed engine: starting local workers through it,
+  joining the cluster its launcher described, the scope networks are built in
+  (``DISTRIBUTED``; the semantic is :mod:`gan_backends.distributed`'s).
 
 A test checks that every backend exports exactly these names, no more and no fewer.
 """
@@ -66,4 +69,8 @@ TRAINER = ("TrainStep",)
 
 DEVICE = ("describe", "framework_version", "threads")
 
-MODULES = {"ops": OPS, "nn": NN, "trainer": TRAINER, "device": DEVICE}
+DISTRIBUTED = ("all_mean", "join", "launch", "scope")
+
+MODULES = {
+    "ops": OPS, "nn": NN, "trainer": TRAINER, "device": DEVICE, "distributed": DISTRIBUTED,
+}  # fmt: skip

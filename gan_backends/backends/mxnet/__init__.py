@@ -9,6 +9,6 @@ from mxnet import npx
 
 npx.set_np()
 
-from gan_backends.backends.mxnet import device, nn, ops, trainer  # noqa: E402
+from gan_backends.backends.mxnet import device, distributed, nn, ops, trainer  # noqa: E402
 
-__all__ = ["device", "nn", "ops", "trainer"]
+__all__ = ["device", "distributed", "nn", "ops", "trainer"]

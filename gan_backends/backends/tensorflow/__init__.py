@@ -13,6 +13,6 @@ from gan_backends.backends.quiet import native_stderr_silenced
 with native_stderr_silenced():
     import tensorflow  # noqa: F401
 
-from gan_backends.backends.tensorflow import device, nn, ops, trainer
+from gan_backends.backends.tensorflow import device, distributed, nn, ops, trainer
 
-__all__ = ["device", "nn", "ops", "trainer"]
+__all__ = ["device", "distributed", "nn", "ops", "trainer"]

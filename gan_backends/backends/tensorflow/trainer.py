@@ -1,10 +1,17 @@
-"""The GAN training step on TensorFlow: a whole run of steps is one ``tf.function`` graph."""
+"""The GAN training step on TensorFlow: a whole run of steps is one ``tf.function`` graph.
+
+In a distributed run every step runs through the strategy (``strategy.run``) in each worker's one
+replica: Keras' ``apply_gradients`` sums the replicas' gradients, so each replica differentiates
+its loss divided by the number of workers; batch norm's moving statistics stay each worker's own
+until the step averages them.
+"""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gan_backends.backends.tensorflow.nn import slots
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -13,29 +20,50 @@ __all__ = ["TrainStep"]
 class TrainStep:
     def __init__(
         self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision,
+        mixed_precision, cluster,
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with tensorflow")
         self.models = {"D": discriminator, "G": generator}
+        self.cluster = cluster
+        if cluster is not None:
+            self._check_scope(cluster.engine)
         self.optimizers = {
             "D": self._adam(discriminator, lr_D, beta1, beta2, epsilon),
             "G": self._adam(generator, lr_G, beta1, beta2, epsilon),
         }
-        self._run, self.compile_note = self._steps, None
-        if compiled:
-            # Any count of steps, batch size and data size: one trace for every call.
+        self.compiled = compiled
+        self.compile_note = "tracing the training step into a tf.function" if compiled else None
+        self._graphs = {}
+
+    def _graph(self, data_dtype):
+        """The steps as one tf.function for data of ``data_dtype``: one trace for any count of
+        steps, batch size and data size."""
+        steps = self._steps if self.cluster is None else self._distributed_steps
+        if not self.compiled:
+            return steps
+        if data_dtype not in self._graphs:
+            generator, discriminator = self.models["G"], self.models["D"]
             signature = [
-                tf.TensorSpec([None, *discriminator.network.input_shape], tf.float32),
+                tf.TensorSpec([None, *discriminator.network.input_shape], data_dtype),
                 tf.TensorSpec([None, None], tf.int64),
                 tf.TensorSpec([None, None, *generator.network.input_shape], tf.float32),
             ]
-            self._run = tf.function(self._steps, input_signature=signature)
-            self.compile_note = "tracing the training step into a tf.function"
+            self._graphs[data_dtype] = tf.function(steps, input_signature=signature)
+        return self._graphs[data_dtype]
 
     @staticmethod
     def compiles_by_default(generator_network):
         return True
+
+    def _check_scope(self, strategy):
+        variables = [v.value for model in self.models.values() for v in model.weights]
+        created_in = strategy.extended.variable_created_in_scope
+        if tf.distribute.get_strategy() is not strategy or not all(map(created_in, variables)):
+            raise ValueError(
+                "a worker's networks and Trainer must be built in "
+                "gan_backends.distributed.scope(), where TensorFlow's strategy mirrors them"
+            )
 
     @staticmethod
     def _adam(model, lr, beta1, beta2, epsilon):
@@ -55,26 +83,70 @@ class TrainStep:
                         tf.nn.softplus(discriminator(tf.stop_gradient(fake), training=True))
                     )
                 ) / 2
-            gradients = D_tape.gradient(loss_D, D_variables)
+                share_D = self._share(loss_D)
+            gradients = D_tape.gradient(share_D, D_variables)
             self.optimizers["D"].apply_gradients(zip(gradients, D_variables, strict=True))
             loss_G = tf.reduce_mean(tf.nn.softplus(-discriminator(fake, training=True)))
-        gradients = G_tape.gradient(loss_G, G_variables)
+            share_G = self._share(loss_G)
+        gradients = G_tape.gradient(share_G, G_variables)
         self.optimizers["G"].apply_gradients(zip(gradients, G_variables, strict=True))
         return loss_D, loss_G
+
+    def _share(self, loss):
+        """This replica's share of the loss whose summed gradients Keras applies."""
+        return loss if self.cluster is None else loss / self.cluster.size
 
     def _steps(self, data, batches, Z):
         total_D, total_G = tf.zeros(()), tf.zeros(())
         for i in tf.range(tf.shape(batches)[0]):
-            loss_D, loss_G = self._step(tf.gather(data, batches[i]), Z[i])
+            loss_D, loss_G = self._step(self._examples(data, batches[i]), Z[i])
             total_D += loss_D
             total_G += loss_G
         return total_D, total_G
 
+    def _distributed_steps(self, data, batches, Z):
+        strategy = self.cluster.engine
+        totals = tf.zeros(2)
+        for i in tf.range(tf.shape(batches)[0]):
+            totals = strategy.run(
+                self._replica_step, (self._examples(data, batches[i]), Z[i], totals)
+            )
+        return tf.unstack(strategy.run(self._averaged, (totals,)))
+
+    def _replica_step(self, x, z, totals):
+        """One step in this worker's replica; ``totals`` plus its (loss_D, loss_G)."""
+        losses = tf.stack(self._step(x, z))
+        self._average_statistics()
+        return totals + losses
+
+    def _average_statistics(self):
+        """Batch norm's moving statistics, averaged over the workers after every step."""
+        statistics = [v for model in self.models.values() for v in model.non_trainable_variables]
+        if statistics:
+            for variable, mean in zip(statistics, self._averaged(statistics), strict=True):
+                variable.assign(mean)
+
+    @staticmethod
+    def _averaged(tensors):
+        """Each tensor's mean over the workers, by one all-reduce of them all (in a replica)."""
+        # In a graph, all_reduce needs tensors on the replica's device: copies made there.
+        tensors = tf.nest.map_structure(tf.identity, tensors)
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, tensors)
+
+    def _examples(self, data, batch):
+        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        x = tf.gather(data, batch)
+        if x.dtype == tf.uint8:
+            x = tf.gather(self.levels, tf.cast(x, tf.int32))
+        return x
+
     def load_data(self, data):
         self.data = tf.constant(data)
+        self.levels = tf.constant(LEVELS)
 
     def run(self, batches, Z):
-        total_D, total_G = self._run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
+        run = self._graph(self.data.dtype)
+        total_D, total_G = run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
         return float(total_D), float(total_G)
 
     def _moments(self, role):
@@ -91,7 +163,8 @@ class TrainStep:
             for name, axes, m, v in self._moments(role):
                 state[f"{role}/{name}.m"] = to_canonical(np.asarray(m), axes)
                 state[f"{role}/{name}.v"] = to_canonical(np.asarray(v), axes)
-            state[f"{role}/step"] = np.array(float(optimizer.iterations), np.float32)
+            # float() refuses a variable that a strategy mirrors; NumPy reads it.
+            state[f"{role}/step"] = np.asarray(optimizer.iterations).astype(np.float32)
         return state
 
     def load_optimizer_state(self, state):

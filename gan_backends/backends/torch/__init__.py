@@ -1,5 +1,5 @@
 """The PyTorch backend."""
 
-from gan_backends.backends.torch import device, nn, ops, trainer
+from gan_backends.backends.torch import device, distributed, nn, ops, trainer
 
-__all__ = ["device", "nn", "ops", "trainer"]
+__all__ = ["device", "distributed", "nn", "ops", "trainer"]

@@ -15,11 +15,14 @@ import contextlib
 
 import numpy as np
 import torch
+import torch.distributed as dist
+import torch.distributed._functional_collectives as collectives
 import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, vjp
 
 from gan_backends.backends.torch.device import DEVICE
 from gan_backends.backends.torch.nn import slots
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -34,9 +37,10 @@ def inductor_cache():
 class TrainStep:
     def __init__(
         self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision,
+        mixed_precision, cluster,
     ):  # fmt: skip
         self.models = {"D": discriminator, "G": generator}
+        self.cluster = cluster
         self.memory_format = torch.preserve_format
         if generator.network.is_image:
             self.memory_format = torch.channels_last
@@ -90,7 +94,7 @@ class TrainStep:
 
     def _step(self, data, batch, z, totals):
         """One update of D then of G; adds (loss_D, loss_G) to ``totals``."""
-        x = data[batch].contiguous(memory_format=self.memory_format)
+        x = self._examples(data, batch)
         self.adam_steps += 1
         parameters_D, buffers_D = self.parameters["D"], self.buffers["D"]
         with self._autocast():
@@ -102,28 +106,58 @@ class TrainStep:
             gradients_D, loss_D = grad_and_value(self._discriminator_loss)(
                 parameters_D, buffers_D, x, fake
             )
-        self._adam("D", gradients_D)
+        self._adam("D", self._averaged(gradients_D))
         with self._autocast():
             gradient_fake, loss_G = grad_and_value(self._generator_loss)(
                 fake, parameters_D, buffers_D
             )
-        self._adam("G", generator_vjp(gradient_fake)[0])
+        self._adam("G", self._averaged(generator_vjp(gradient_fake)[0]))
+        self._average_statistics()
         totals.add_(torch.stack([loss_D, loss_G]).float())
 
     def _eager_step(self, data, batch, z, totals):
         """``_step`` with plain autograd, for eager runs."""
-        x = data[batch].contiguous(memory_format=self.memory_format)
+        x = self._examples(data, batch)
         self.adam_steps += 1
         generator, discriminator = self.models["G"], self.models["D"]
         with self._autocast():
             fake = generator(z)
             real_term = F.softplus(-discriminator(x)).mean()
             loss_D = (real_term + F.softplus(discriminator(fake.detach())).mean()) / 2
-        self._foreach_adam("D", torch.autograd.grad(loss_D, list(discriminator.parameters())))
+        self._foreach_adam("D", self._averaged_list("D", loss_D))
         with self._autocast():
             loss_G = F.softplus(-discriminator(fake)).mean()
-        self._foreach_adam("G", torch.autograd.grad(loss_G, list(generator.parameters())))
+        self._foreach_adam("G", self._averaged_list("G", loss_G))
+        self._average_statistics()
         totals.add_(torch.stack([loss_D.detach(), loss_G.detach()]).float())
+
+    def _averaged_list(self, role, loss):
+        """The gradients of ``loss`` for the network in ``role``, averaged over the workers."""
+        names = list(self.parameters[role])
+        gradients = torch.autograd.grad(loss, list(self.models[role].parameters()))
+        return list(self._averaged(dict(zip(names, gradients, strict=True))).values())
+
+    def _averaged(self, tensors):
+        """Each tensor's mean over the workers, by one all-reduce of them all (or the tensors
+        themselves in a one-process run)."""
+        if self.cluster is None or not tensors:
+            return tensors
+        flat = torch.cat([tensor.reshape(-1) for tensor in tensors.values()])
+        flat = collectives.all_reduce(flat, "sum", self.cluster.engine) / self.cluster.size
+        pieces = torch.split(flat, [tensor.numel() for tensor in tensors.values()])
+        return {
+            name: piece.view_as(tensor)
+            for (name, tensor), piece in zip(tensors.items(), pieces, strict=True)
+        }
+
+    @torch.no_grad()
+    def _average_statistics(self):
+        """Batch norm's moving statistics, averaged over the workers after every step."""
+        if self.cluster is None:
+            return
+        statistics = {(role, k): b for role in self.models for k, b in self.buffers[role].items()}
+        for name, mean in self._averaged(statistics).items():
+            statistics[name].copy_(mean)
 
     @torch.no_grad()
     def _foreach_adam(self, role, gradients):
@@ -146,8 +180,16 @@ class TrainStep:
             return contextlib.nullcontext()
         return torch.autocast(DEVICE.type, torch.bfloat16)
 
+    def _examples(self, data, batch):
+        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        x = data[batch]
+        if x.dtype == torch.uint8:
+            x = self.levels[x.long()]
+        return x.contiguous(memory_format=self.memory_format)
+
     def load_data(self, data):
         self.data = torch.from_numpy(data).to(DEVICE)
+        self.levels = torch.from_numpy(LEVELS).to(DEVICE)
 
     def run(self, batches, Z):
         for model in self.models.values():
@@ -163,6 +205,9 @@ class TrainStep:
                 "names (on a CPU, a C++ compiler such as g++), or train without compiling: "
                 "Trainer(..., compiled=False), or --eager on the command line"
             ) from error
+        if self.cluster is not None:
+            dist.all_reduce(totals, group=self.cluster.engine)
+            totals /= self.cluster.size
         total_D, total_G = totals.tolist()
         return total_D, total_G
 

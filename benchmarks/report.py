@@ -1,0 +1,219 @@
+"""The numbers derived from the timings (ratios, the seed's baseline table, TFLOP/s) and the
+printed tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from measures import flops_per_step
+from peers import Settings
+from sides import KERAS_SIDES, SIDES
+
+SIDE_TITLES = {
+    "library": "library", "native": "native", "keras": "keras",
+    "keras_equal_work": "keras equal work",
+}  # fmt: skip
+#: Issue 17: library / peer on the same framework, for both models.
+TARGETS = {"native": 1.1, "keras": 1.5, "keras_equal_work": 1.5}
+#: The first-step losses of a Keras variant and of the library agree within these (np.isclose).
+#: Relative: the DCGAN's first discriminator update (lr 0.005) drives the generator's loss to
+#: about 40, where float32 rounding shows; the same Keras code in NHWC and in NCHW differs by 5e-3.
+LOSS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}
+
+# Examples/sec of the seed's code in the task's baseline table (CPU, 2 cores). MXNet's DCGAN
+# number depends on OMP_NUM_THREADS: 1 thread or 2.
+SEED_EXAMPLES_PER_SEC: dict[str, dict[str, float | dict[int, float]]] = {
+    "gan": {"torch": 6370.0, "tensorflow": 210.0, "mxnet": 1671.0},
+    "dcgan": {"torch": 56.6, "tensorflow": 39.2, "mxnet": {1: 33.2, 2: 62.0}},
+}
+SEED_CONFIGURATION = {
+    "gan": {"batch_size": 8},
+    "dcgan": {"batch_size": 64, "image_size": 64, "width": 64},
+}
+
+
+def seed_examples_per_sec(
+    settings: Settings, backend: str, threads: int | None = None
+) -> float | None:
+    """The seed's examples/sec in the baseline table, if this run's configuration is its
+    (MXNet's DCGAN number also depends on the threads)."""
+    configuration = SEED_CONFIGURATION[settings.model]
+    if settings.device != "cpu" or any(getattr(settings, k) != v for k, v in configuration.items()):
+        return None
+    baseline = SEED_EXAMPLES_PER_SEC[settings.model][backend]
+    return baseline.get(threads) if isinstance(baseline, dict) else baseline
+
+
+def timed_sides(result: dict[str, Any]) -> list[str]:
+    return [side for side in SIDES if side in result]
+
+
+def add_derived_numbers(result: dict[str, Any], settings: Settings) -> None:
+    """Ratios against the peers and the seed's numbers, and achieved TFLOP/s."""
+    library = result["library"]
+    for side in timed_sides(result)[1:]:
+        result[f"library_over_{side}"] = (
+            library["examples_per_sec"] / result[side]["examples_per_sec"]
+        )
+    seed = seed_examples_per_sec(settings, result["backend"], library["threads"])
+    seed_torch = seed_examples_per_sec(settings, "torch")
+    result["seed_examples_per_sec"] = seed
+    result["library_over_seed"] = library["examples_per_sec"] / seed if seed else None
+    result["library_over_seed_torch"] = (
+        library["examples_per_sec"] / seed_torch if seed_torch else None
+    )
+    flops = flops_per_step(settings)
+    for side in timed_sides(result):
+        result[side]["tflops"] = (
+            flops * result[side]["examples_per_sec"] / settings.batch_size / 1e12
+        )
+
+
+def ratio_text(value: float | None) -> str:
+    return f"{value:.2f}x" if value is not None else "n/a"
+
+
+def model_title(settings: Settings) -> str:
+    if settings.model == "dcgan":
+        return f"DCGAN {settings.image_size}x{settings.image_size}, width {settings.width}"
+    return "GAN (2-D Gaussian)"
+
+
+def print_report(
+    settings: Settings,
+    results: list[dict[str, Any]],
+    failures: dict[str, str],
+    peak_tflops: dict[str, float] | None,
+) -> None:
+    print(
+        f"{model_title(settings)}, batch {settings.batch_size}, {settings.steps} steps per timed "
+        f"epoch, median of {settings.repeats} (every side alternating, one warm-up epoch each), "
+        f"--device {settings.device}"
+        + (", library in mixed precision" if settings.mixed_precision else "")
+    )
+    print(
+        f"{'backend':<11} {'version':<12} {'device lib/nat':<16} {'threads':>7} "
+        f"{'library ex/s':>12} {'native ex/s':>11} {'lib/native':>10} {'seed ex/s':>9} "
+        f"{'lib/seed':>8} {'lib/seed torch':>14}"
+    )
+    for result in results:
+        library, native = result["library"], result["native"]
+        seed = result["seed_examples_per_sec"]
+        print(
+            f"{result['backend']:<11} {result['framework_version']:<12} "
+            f"{library['device'] + '/' + native['device']:<16} "
+            f"{str(library['threads']) + '/' + str(native['threads']):>7} "
+            f"{library['examples_per_sec']:>12.1f} {native['examples_per_sec']:>11.1f} "
+            f"{ratio_text(result['library_over_native']):>10} "
+            f"{(f'{seed:.1f}' if seed else 'n/a'):>9} "
+            f"{ratio_text(result['library_over_seed']):>8} "
+            f"{ratio_text(result['library_over_seed_torch']):>14}"
+        )
+    for backend, error in failures.items():
+        print(f"{backend:<11} FAILED: {error.splitlines()[-1] if error else ''}")
+    if not results:
+        return
+    print(
+        "\nKeras 3 on the same framework (keras: keras.io's step, the generator run twice; "
+        "equal work: once, as the library)"
+    )
+    print(
+        f"{'backend':<11} {'keras (backend)':<22} {'keras ex/s':>10} {'equal work ex/s':>15} "
+        f"{'lib/keras':>9} {'lib/equal work':>14}"
+    )
+    for result in results:
+        if "keras" not in result:
+            print(f"{result['backend']:<11} n/a: {result.get('keras_missing', '')}")
+            continue
+        keras_name = f"{result['keras_version']} ({result['keras_backend']})"
+        print(
+            f"{result['backend']:<11} {keras_name:<22} "
+            f"{result['keras']['examples_per_sec']:>10.1f} "
+            f"{result['keras_equal_work']['examples_per_sec']:>15.1f} "
+            f"{ratio_text(result['library_over_keras']):>9} "
+            f"{ratio_text(result['library_over_keras_equal_work']):>14}"
+        )
+    if settings.model == "dcgan":
+        titles = ", ".join(SIDE_TITLES[side] for side in SIDES)
+        print(f"\nimage layout inside the step, {titles}")
+        for result in results:
+            layouts = ", ".join(result[side]["layout"] for side in timed_sides(result))
+            print(f"{result['backend']:<11} {layouts}")
+    print(
+        f"\ncompute: {flops_per_step(settings) / 1e9:.4g} GFLOP (model FLOPs) per step; "
+        "achieved TFLOP/s, " + " / ".join(SIDE_TITLES[side] for side in SIDES)
+    )
+    for result in results:
+        sides = timed_sides(result)
+        line = f"{result['backend']:<11} " + " / ".join(
+            f"{result[side]['tflops']:.3g}" for side in sides
+        )
+        for name, peak in (peak_tflops or {}).items():
+            line += f"   of {name} {peak:g}: " + " / ".join(
+                f"{100 * result[side]['tflops'] / peak:.2f}%" for side in sides
+            )
+        print(line)
+    with_memory = [result for result in results if "memory" in result]
+    if with_memory:
+        print(
+            "\npeak memory growth of one training epoch in a fresh process, MiB, "
+            + " / ".join(SIDE_TITLES[side] for side in SIDES)
+        )
+        for result in with_memory:
+            memory = result["memory"]
+            line = f"{result['backend']:<11} RSS {memory_text(memory, 'rss_mib')}"
+            if any(memory[side].get("cuda_mib") is not None for side in memory):
+                line += f"   CUDA allocated {memory_text(memory, 'cuda_mib')}"
+            print(line)
+
+
+def memory_text(memory: dict[str, dict[str, Any]], key: str) -> str:
+    values = []
+    for side in memory:
+        value = memory[side].get(key)
+        values.append(f"{value:.1f}" if value is not None else memory[side].get("error", "n/a"))
+    return " / ".join(values)
+
+
+def print_summary(reports: dict[str, dict[str, Any]]) -> None:
+    """Every ratio of both models, beside issue 17's targets."""
+    targets = ", ".join(f"{SIDE_TITLES[side]} {target}x" for side, target in TARGETS.items())
+    print(f"\nlibrary / peer on the same framework (targets: {targets})")
+    titles = (f"{'lib/' + SIDE_TITLES[side]:>20}" for side in TARGETS)
+    print(f"{'model':<6} {'backend':<11} " + " ".join(titles))
+    for model, report in reports.items():
+        for result in report["results"]:
+            cells = []
+            for side in TARGETS:
+                ratio = result.get(f"library_over_{side}")
+                below = ratio is not None and ratio < TARGETS[side]
+                cells.append(f"{ratio_text(ratio) + (' (below)' if below else ''):>20}")
+            print(f"{model:<6} {result['backend']:<11} " + " ".join(cells))
+
+
+def print_loss_check(results: list[dict[str, Any]], failures: dict[str, str]) -> bool:
+    """The first-step losses of the Keras variants against the library's; True if all agree."""
+    tolerance = ", ".join(f"{name} {value:g}" for name, value in LOSS_TOLERANCE.items())
+    print(
+        "first step from the library's initial weights, batch and noise: |loss - library's| "
+        f"(loss_D, loss_G); they agree within {tolerance}"
+    )
+    agree = not failures
+    for result in results:
+        library = np.array(result["library"])
+        line = f"{result['backend']:<11} library {library[0]:.6f}, {library[1]:.6f}"
+        if "keras" not in result:
+            print(f"{line}   keras n/a: {result.get('keras_missing', '')}")
+            continue
+        for side in KERAS_SIDES:
+            losses = np.array(result[side])
+            close = np.isclose(losses, library, **LOSS_TOLERANCE).all()
+            agree &= bool(close)
+            difference = np.abs(losses - library)
+            line += f"   {SIDE_TITLES[side]} {difference[0]:.1e}, {difference[1]:.1e}"
+            line += "" if close else " (DISAGREE)"
+        print(line)
+    for backend, error in failures.items():
+        print(f"{backend:<11} FAILED: {error.splitlines()[-1] if error else ''}")
+    return agree

@@ -1,0 +1,60 @@
+"""MXNet's engine: the KVStore ``dist_sync``, a scheduler, servers and workers over ps-lite,
+configured by ``DMLC_*`` variables (MXNet's ``tools/launch.py`` sets them on each machine).
+
+Pushes are summed on the servers and pulled back by every worker. Arrays cross as float32.
+"""
+
+import contextlib
+import sys
+
+import mxnet as mx
+import numpy as np
+
+from gan_backends.distributed import Cluster, Process, free_ports, supervise
+
+__all__ = ["all_mean", "join", "launch", "scope"]
+
+
+def launch(nproc, command, environment):
+    cluster = environment | {
+        "DMLC_PS_ROOT_URI": "127.0.0.1",
+        "DMLC_PS_ROOT_PORT": str(free_ports(1)[0]),
+        "DMLC_NUM_SERVER": "1",
+        "DMLC_NUM_WORKER": str(nproc),
+        "DMLC_NODE_HOST": "127.0.0.1",
+    }
+    # Importing MXNet as the scheduler or a server runs that role until the workers finish.
+    role = [sys.executable, "-c", "import mxnet"]
+    server = {"DMLC_ROLE": "server", "OMP_NUM_THREADS": "1"}
+    processes = [
+        Process("the scheduler", role, cluster | {"DMLC_ROLE": "scheduler"}, required=False),
+        Process("the server", role, cluster | server, required=False),
+    ]
+    for i in range(nproc):
+        worker = {"DMLC_ROLE": "worker", "GAN_WORKER_INDEX": str(i)}
+        processes.append(Process(f"worker {i}", command, cluster | worker))
+    return supervise(processes)
+
+
+def join():
+    kvstore = mx.kv.create("dist_sync")
+    return Cluster(kvstore.rank, kvstore.num_workers, kvstore)
+
+
+_initialised = set()
+
+
+def all_mean(cluster, arrays):
+    flat = np.concatenate([array.ravel() for array in arrays]).astype(np.float32)
+    key = f"all_mean/{flat.size}"
+    values = mx.nd.array(flat)
+    if key not in _initialised:
+        cluster.engine.init(key, mx.nd.zeros_like(values))
+        _initialised.add(key)
+    cluster.engine.pushpull(key, values, out=values)
+    means = np.split(values.asnumpy() / cluster.size, np.cumsum([a.size for a in arrays])[:-1])
+    return [mean.reshape(a.shape).astype(a.dtype) for mean, a in zip(means, arrays, strict=True)]
+
+
+def scope(cluster):
+    return contextlib.nullcontext()

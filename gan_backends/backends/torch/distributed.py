@@ -1,0 +1,59 @@
+"""PyTorch's engine: ``torch.distributed`` (gloo on the CPU, NCCL on GPUs), started by torchrun's
+launcher (``torch.distributed.launcher``, what the ``torchrun`` command runs)."""
+
+import contextlib
+import datetime
+import logging
+import os
+import uuid
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+from gan_backends.backends.quiet import VERBOSE_VARIABLE
+from gan_backends.backends.torch.device import DEVICE
+from gan_backends.distributed import Cluster, DistributedError, failure, free_ports
+
+__all__ = ["all_mean", "join", "launch", "scope"]
+
+#: How long a collective waits for a peer before the run fails (a dead peer elsewhere).
+TIMEOUT = datetime.timedelta(minutes=10)
+
+
+def launch(nproc, command, environment):
+    if not os.environ.get(VERBOSE_VARIABLE):
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    config = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex,
+        rdzv_backend="c10d", rdzv_endpoint=f"127.0.0.1:{free_ports(1)[0]}", max_restarts=0,
+        monitor_interval=0.2, start_method="spawn",
+    )  # fmt: skip
+    os.environ.update(environment)  # the workers inherit the launcher's environment
+    try:
+        elastic_launch(config, command[0])(*command[1:])
+    except ChildFailedError as error:
+        rank, first = error.get_first_failure()
+        raise DistributedError(failure(f"worker {rank}", first.exitcode)) from None
+    return 0
+
+
+def join():
+    if DEVICE.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if DEVICE.type == "cuda" else "gloo", timeout=TIMEOUT)
+    return Cluster(dist.get_rank(), dist.get_world_size(), dist.group.WORLD)
+
+
+def all_mean(cluster, arrays):
+    sizes = [array.size for array in arrays]
+    flat = torch.from_numpy(np.concatenate([array.ravel() for array in arrays])).to(DEVICE)
+    dist.all_reduce(flat, group=cluster.engine)
+    means = np.split((flat / cluster.size).cpu().numpy(), np.cumsum(sizes)[:-1])
+    return [mean.reshape(array.shape) for mean, array in zip(means, arrays, strict=True)]
+
+
+def scope(cluster):
+    return contextlib.nullcontext()
