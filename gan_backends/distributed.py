@@ -3,11 +3,12 @@
 The engines: PyTorch's ``torch.distributed`` (gloo on the CPU, NCCL on GPUs) with its launcher
 ``torchrun``; TensorFlow's ``tf.distribute.MultiWorkerMirroredStrategy`` configured by
 ``TF_CONFIG``; MXNet's KVStore ``dist_sync`` (a scheduler, servers and workers configured by
-``DMLC_*`` variables). Each backend's ``distributed`` module starts local workers through its
-engine (:func:`launch`) and, inside a worker, joins the cluster its launcher described
-(:func:`join`); the same ``gan-backends train`` command therefore runs under ``gan-backends
-launch``, under ``torchrun``, under a cluster manager that sets ``TF_CONFIG``, or under MXNet's
-``launch.py``.
+``DMLC_*`` variables); ``jax.distributed`` (a coordinator at ``JAX_COORDINATOR_ADDRESS``,
+collectives over gloo on the CPU). Each backend's ``distributed`` module starts local workers
+through its engine (:func:`launch`) and, inside a worker, joins the cluster its launcher
+described (:func:`join`); the same ``gan-backends train`` command therefore runs under
+``gan-backends launch``, under ``torchrun``, under a cluster manager that sets ``TF_CONFIG``,
+under MXNet's ``launch.py``, or with the ``JAX_*`` variables set on each machine.
 
 One semantic on every backend:
 
@@ -33,10 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +47,7 @@ from typing import Any
 
 from gan_backends import selection
 
-#: Seconds between checks on the processes of a local run.
+#: Seconds between looks for an exited process of a local run (and for Ctrl-C).
 POLL_SECONDS = 0.2
 #: Seconds a process gets to end after SIGTERM before SIGKILL.
 GRACE_SECONDS = 5.0
@@ -110,6 +113,7 @@ DETECTED_BY = {
     "torch": ("TORCHELASTIC_RUN_ID", "WORLD_SIZE"),
     "tensorflow": ("TF_CONFIG",),
     "mxnet": ("DMLC_ROLE",),
+    "jax": ("JAX_COORDINATOR_ADDRESS",),
 }
 
 
@@ -148,20 +152,29 @@ def supervise(processes: Sequence[Process]) -> int:
 
     The first one to fail (or Ctrl-C) ends all the others, SIGTERM then SIGKILL after
     ``GRACE_SECONDS``; raises DistributedError naming it. Returns 0 when all succeeded.
+    Each process is waited for in a thread of its own, so that exits are seen in the order
+    they happen: a worker whose peer died may abort milliseconds later (JAX 0.4 does).
     """
     running = [
         (process, subprocess.Popen(process.command, env=process.environment))
         for process in processes
     ]
+    exits: queue.SimpleQueue[tuple[Process, int]] = queue.SimpleQueue()
+    for process, popen in running:
+        waiter = threading.Thread(
+            target=lambda process=process, popen=popen: exits.put((process, popen.wait())),
+            daemon=True,
+        )
+        waiter.start()
     try:
-        while True:
-            for process, popen in running:
-                code = popen.poll()
-                if code not in (None, 0) and process.required:
+        waiting = sum(process.required for process in processes)
+        while waiting:
+            with contextlib.suppress(queue.Empty):
+                process, code = exits.get(timeout=POLL_SECONDS)
+                if code != 0 and process.required:
                     raise DistributedError(failure(process.name, code))
-            if all(popen.poll() == 0 for process, popen in running if process.required):
-                return 0
-            time.sleep(POLL_SECONDS)
+                waiting -= process.required
+        return 0
     finally:
         _stop([popen for _, popen in running])
 

@@ -12,6 +12,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from gan_backends.backends.jax import device, nn, ops, trainer  # noqa: E402
+from gan_backends.backends.jax import device, distributed, nn, ops, trainer  # noqa: E402
 
-__all__ = ["device", "nn", "ops", "trainer"]
+__all__ = ["device", "distributed", "nn", "ops", "trainer"]

@@ -1,5 +1,6 @@
 """Where JAX computes: its default device (a GPU when jaxlib has one), or the CPU only when
-GAN_DEVICE=cpu."""
+GAN_DEVICE=cpu. Nothing here starts JAX's runtime: a distributed worker must join its cluster
+(``jax.distributed.initialize``) before that."""
 
 import os
 
@@ -7,12 +8,13 @@ import jax
 
 __all__ = ["describe", "framework_version", "threads"]
 
-DEVICE = jax.devices("cpu" if os.environ.get("GAN_DEVICE") == "cpu" else None)[0]
-jax.config.update("jax_default_device", DEVICE)
+if os.environ.get("GAN_DEVICE") == "cpu":
+    jax.config.update("jax_platforms", "cpu")
 
 
 def describe():
-    return "cpu" if DEVICE.platform == "cpu" else f"{DEVICE.platform}:{DEVICE.id}"
+    device = jax.devices()[0]
+    return "cpu" if device.platform == "cpu" else f"{device.platform}:{device.id}"
 
 
 def framework_version():

@@ -1,7 +1,8 @@
 """The tensor facade on ``jax.numpy`` (arguments already checked by :mod:`gan_backends.ops`).
 
 JAX has no global random generator: :func:`manual_seed` replaces a key this module holds, and
-each :func:`normal` splits a fresh key off it.
+each :func:`normal` splits a fresh key off it. The key is made on first use, since making one
+starts JAX's runtime, which a distributed worker must not do before it joins its cluster.
 """
 
 import jax
@@ -14,7 +15,8 @@ __all__ = [
     "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
 ]  # fmt: skip
 
-_key = jax.random.PRNGKey(0)
+_key = None
+_seed = 0
 
 
 def is_tensor(x):
@@ -43,6 +45,8 @@ def ones(shape, dtype):
 
 def normal(shape, mean, std, dtype):
     global _key
+    if _key is None:
+        _key = jax.random.PRNGKey(_seed)
     _key, key = jax.random.split(_key)
     return mean + std * jax.random.normal(key, shape, dtype)
 
@@ -116,8 +120,8 @@ def shape(x):
 
 
 def manual_seed(seed):
-    global _key
-    _key = jax.random.PRNGKey(seed)
+    global _key, _seed
+    _key, _seed = None, seed
 
 
 def grad(f, x):

@@ -8,14 +8,23 @@ bar's chunks) share a few compiled loops. The DCGAN calls its jitted step once p
 XLA's CPU backend runs convolutions inside a loop 10 to 20 times slower than outside one
 (jax-ml/jax#12868; measured here too). The state lives in the models (weights and statistics)
 and here (Adam's moments and step count); a run takes it in and hands it back.
+
+In a distributed run each worker's steps run inside ``shard_map`` over the workers' mesh
+(:func:`gan_backends.backends.jax.distributed.per_worker`): each worker differentiates the mean
+losses over its part of the batch, and one ``lax.pmean`` per network averages its gradients
+(and the loss) before Adam; another averages batch norm's moving statistics after every step.
+A distributed step is compiled even when ``compiled`` is False (see ``per_worker``).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import PartitionSpec
 
+from gan_backends.backends.jax.distributed import AXIS, REPLICATED, SPLIT, per_worker
 from gan_backends.backends.jax.nn import apply_native, slots, to_native_images
+from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
 
 __all__ = ["TrainStep"]
@@ -24,11 +33,12 @@ __all__ = ["TrainStep"]
 class TrainStep:
     def __init__(
         self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision,
+        mixed_precision, cluster,
     ):  # fmt: skip
         if mixed_precision:
             raise NotImplementedError("mixed precision is not supported with jax")
         self.models = {"D": discriminator, "G": generator}
+        self.cluster = cluster
         self.moments = {
             role: {key: {k: jnp.zeros_like(p) for k, p in model.params.items()} for key in "mv"}
             for role, model in self.models.items()
@@ -38,10 +48,20 @@ class TrainStep:
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.loops_in_xla = compiled and not generator.network.is_image
         self._accumulate_step, self._loop, self.compile_note = self._accumulate, None, None
-        if compiled:
+        if compiled or cluster is not None:
+            self.compile_note = "compiling the training step with jax.jit"
+        if cluster is not None:
+            steps_split = PartitionSpec(None, AXIS)
+            self._accumulate_step = per_worker(
+                self._accumulate, cluster, (REPLICATED, REPLICATED, SPLIT, SPLIT), REPLICATED
+            )
+            self._loop = per_worker(
+                self._steps, cluster,
+                (REPLICATED, REPLICATED, steps_split, steps_split, REPLICATED), REPLICATED,
+            )  # fmt: skip
+        elif compiled:
             self._accumulate_step = jax.jit(self._accumulate, donate_argnums=0)
             self._loop = jax.jit(self._steps)
-            self.compile_note = "compiling the training step with jax.jit"
 
     @staticmethod
     def compiles_by_default(generator_network):
@@ -80,18 +100,36 @@ class TrainStep:
         (loss_D, D_stats), gradients = jax.value_and_grad(self._discriminator_loss, has_aux=True)(
             D["params"], D["stats"], x, fake
         )
+        gradients, loss_D = self._averaged((gradients, loss_D))
         D = self._adam("D", D | {"stats": D_stats}, gradients, t)
         (loss_G, D_stats), fake_gradient = jax.value_and_grad(self._generator_loss, has_aux=True)(
             fake, D["params"], D["stats"]
         )
-        G = self._adam("G", G | {"stats": G_stats}, generator_vjp(fake_gradient)[0], t)
-        return {"D": D | {"stats": D_stats}, "G": G, "t": t}, jnp.stack([loss_D, loss_G])
+        gradients, loss_G = self._averaged((generator_vjp(fake_gradient)[0], loss_G))
+        G = self._adam("G", G, gradients, t)
+        G_stats, D_stats = self._averaged((G_stats, D_stats))
+        D, G = D | {"stats": D_stats}, G | {"stats": G_stats}
+        return {"D": D, "G": G, "t": t}, jnp.stack([loss_D, loss_G])
+
+    def _averaged(self, tree):
+        """Each array's mean over the workers (the arrays themselves in a one-process run)."""
+        if self.cluster is None or not jax.tree.leaves(tree):
+            return tree
+        return lax.pmean(tree, AXIS)
 
     def _accumulate(self, carry, data, batch, z):
         """One step on the examples ``batch`` indexes, its losses added to the carried sums."""
         state, totals = carry
-        state, losses = self._step(state, jnp.take(data, batch, axis=0), to_native_images(z))
+        state, losses = self._step(state, self._examples(data, batch), to_native_images(z))
         return state, totals + losses
+
+    @staticmethod
+    def _examples(data, batch):
+        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        x = jnp.take(data, batch, axis=0)
+        if x.dtype == jnp.uint8:
+            x = jnp.take(jnp.asarray(LEVELS), x.astype(jnp.int32), axis=0)
+        return x
 
     def _steps(self, carry, data, batches, Z, count):
         """The first ``count`` steps of ``batches`` and ``Z``, as one loop."""
