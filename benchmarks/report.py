@@ -41,7 +41,7 @@ def seed_examples_per_sec(
     configuration = SEED_CONFIGURATION[settings.model]
     if settings.device != "cpu" or any(getattr(settings, k) != v for k, v in configuration.items()):
         return None
-    baseline = SEED_EXAMPLES_PER_SEC[settings.model][backend]
+    baseline = SEED_EXAMPLES_PER_SEC[settings.model].get(backend)  # none for JAX: d2l has none
     return baseline.get(threads) if isinstance(baseline, dict) else baseline
 
 

@@ -23,7 +23,7 @@ KERAS_SIDES = {"keras": "idiomatic", "keras_equal_work": "equal-work"}
 #: Every side, in the order they alternate.
 SIDES = ("library", "native", *KERAS_SIDES)
 #: The library's image layout inside its step (PyTorch: NCHW tensors in channels-last memory).
-LIBRARY_LAYOUTS = {"torch": "NHWC", "tensorflow": "NHWC", "mxnet": "NCHW"}
+LIBRARY_LAYOUTS = {"torch": "NHWC", "tensorflow": "NHWC", "mxnet": "NCHW", "jax": "NHWC"}
 
 
 def training_data(settings: Settings) -> np.ndarray:
@@ -49,7 +49,8 @@ def load_library_backend(backend: str, settings: Settings) -> Any:
 
 
 def set_framework_threads(backend: str, threads: int) -> None:
-    """``--threads`` for PyTorch and TensorFlow (MXNet reads OMP_NUM_THREADS, set before import)."""
+    """``--threads`` for PyTorch and TensorFlow (MXNet reads OMP_NUM_THREADS and JAX XLA_FLAGS,
+    set before import)."""
     if backend == "torch":
         import torch
 
@@ -114,7 +115,7 @@ def keras_for(backend: str) -> tuple[Any, dict[str, Any]]:
     keras_backend = PEERS[backend].keras
     info: dict[str, Any] = {"keras_backend": keras_backend, "keras_version": None}
     if keras_backend is None:
-        info["keras_missing"] = f"Keras 3 has no {backend} backend"
+        info["keras_missing"] = f"no Keras 3 peer for {backend} (benchmarks/README.md)"
         return None, info
     if importlib.util.find_spec("keras") is None:
         info["keras_missing"] = f"keras is not installed in {sys.executable}"

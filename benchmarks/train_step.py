@@ -116,6 +116,9 @@ def run_subprocess(
         environment.pop("GAN_DEVICE", None)
     if settings.threads:
         environment["OMP_NUM_THREADS"] = str(settings.threads)
+    if settings.threads == 1:  # XLA's CPU backend runs on one thread or on every core
+        flags = environment.get("XLA_FLAGS", "")
+        environment["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     with tempfile.TemporaryDirectory() as folder:
         json_path = Path(folder) / "result.json"
         command = [
