@@ -5,6 +5,7 @@ the same epochs from a fresh process: what a user waits for.
     python benchmarks/examples_wall_time.py --models dcgan --backends torch,mxnet
     python benchmarks/examples_wall_time.py --python tensorflow=/tmp/venvs/tf/bin/python
     python benchmarks/examples_wall_time.py --epochs 1 --limit 64 --image-size 16 --width 8
+    python benchmarks/examples_wall_time.py --peers seed --baseline ../older-checkout
 
 What runs, each in a fresh process, timed from its start to its exit:
 
@@ -15,6 +16,8 @@ What runs, each in a fresh process, timed from its start to its exit:
   many epochs on the same data (its data loader keeps the last, partial batch); it only trains.
 - *keras*: Keras 3 on the same framework (``peers/keras_<backend>.py``, keras.io's step) from the
   library's initial weights, one ``fit`` call of all epochs; where ``keras`` 3 imports.
+- *baseline*, with ``--baseline PATH``: the same example from another checkout of gan_backends
+  (e.g. an older release), the same flags, that checkout on ``PYTHONPATH``.
 
 Each runs twice, cold then warm. Cold: the first run, with an empty TorchInductor cache
 (TORCHINDUCTOR_CACHE_DIR, a fresh folder per backend and model: the PyTorch DCGAN compiles its
@@ -51,6 +54,7 @@ MODELS = ("gan", "dcgan")
 #: The example's epochs: d2l's 20 for the GAN; one for the DCGAN (a minute or more on a CPU).
 DEFAULT_EPOCHS = {"gan": 20, "dcgan": 1}
 PEER_KINDS = ("seed", "keras")
+COMPARED = ("baseline", *PEER_KINDS)
 RUNS = ("cold", "warm")
 
 
@@ -61,7 +65,8 @@ def example_data(model: str, limit: int | None, image_size: int):
     if model == "gan":
         data = datasets.gaussian(1000, seed=0)
     else:
-        data = datasets.load(datasets.DEFAULT_DATASET, image_size=image_size, seed=0)
+        images = datasets.load(datasets.DEFAULT_DATASET, image_size=image_size, seed=0)
+        data = datasets.to_model_range(images[:limit])  # the peers train on float32
     return data[:limit]
 
 
@@ -106,8 +111,9 @@ def command_for(side: str, backend: str, model: str, args: argparse.Namespace, o
     if model == "dcgan":
         settings += ["--image-size", str(args.image_size)] if args.image_size else []
         settings += ["--width", str(args.width)] if args.width else []
-    if side == "example":
-        example = str(REPO_ROOT / "examples" / f"{model}.py")
+    if side in ("example", "baseline"):
+        root = args.baseline if side == "baseline" else REPO_ROOT
+        example = str(root / "examples" / f"{model}.py")
         return [example, "--out", str(out), "--no-progress", *settings]
     return [
         str(Path(__file__).resolve()), "--role", side, "--backends", backend, "--models", model,
@@ -130,7 +136,8 @@ def timed_run(python: str, command: list[str], environment: dict[str, str]) -> t
 
 def measure(backend: str, model: str, python: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every side's cold and warm seconds for one backend and model."""
-    sides = ["example", *(["seed"] if "seed" in args.peers else [])]
+    sides = ["example", *(["baseline"] if args.baseline else [])]
+    sides += ["seed"] if "seed" in args.peers else []
     if "keras" in args.peers and keras_runs_on(python, backend):
         sides.append("keras")
     result: dict[str, Any] = {
@@ -138,16 +145,19 @@ def measure(backend: str, model: str, python: str, args: argparse.Namespace) -> 
     }  # fmt: skip
     result.update({side: {} for side in sides})
     with tempfile.TemporaryDirectory() as folder:
-        python_path = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
         environment = {
-            **os.environ, "GAN_BACKEND": backend, "TORCHINDUCTOR_CACHE_DIR": f"{folder}/inductor",
-            "PYTHONPATH": os.pathsep.join(python_path),
+            **os.environ, "GAN_BACKEND": backend,
+            **({"GAN_DEVICE": "cpu", "KERAS_TORCH_DEVICE": "cpu"} if args.device == "cpu" else {}),
         }  # fmt: skip
-        if args.device == "cpu":
-            environment.update(GAN_DEVICE="cpu", KERAS_TORCH_DEVICE="cpu")
         for run in RUNS:
             for side in sides:
                 out = Path(folder) / f"{side}-{run}"
+                root = args.baseline if side == "baseline" else REPO_ROOT
+                python_path = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
+                environment.update(
+                    PYTHONPATH=os.pathsep.join(python_path),
+                    TORCHINDUCTOR_CACHE_DIR=f"{folder}/inductor-{side == 'baseline'}",
+                )
                 command = command_for(side, backend, model, args, out)
                 seconds, error = timed_run(python, command, environment)
                 result[side][run] = None if error else seconds
@@ -166,7 +176,7 @@ def ratio_text(peer: float | None, example: float | None) -> str:
 
 
 def failed(result: dict[str, Any]) -> bool:
-    sides = [result[side] for side in ("example", *PEER_KINDS) if side in result]
+    sides = [result[side] for side in ("example", *COMPARED) if side in result]
     return any(side[run] is None for side in sides for run in RUNS)
 
 
@@ -176,20 +186,21 @@ def print_report(results: list[dict[str, Any]], flags: str) -> None:
         f"cache; warm: the second run); peer/example: the peer's seconds over the example's{flags}"
     )
     header = f"{'model':<6} {'backend':<11} {'epochs':>6}"
-    for side in ("example", *PEER_KINDS):
-        header += f" {side + ' cold':>11} {side + ' warm':>11}"
-    for kind in PEER_KINDS:
-        header += f" {kind + '/example cold':>19} {kind + '/example warm':>19}"
+    sides = [side for side in ("example", *COMPARED) if any(side in r for r in results)]
+    for side in sides:
+        header += f" {side + ' cold':>14} {side + ' warm':>14}"
+    for kind in sides[1:]:
+        header += f" {kind + '/example cold':>22} {kind + '/example warm':>22}"
     print(header)
     for result in results:
         line = f"{result['model']:<6} {result['backend']:<11} {result['epochs']:>6}"
-        for side in ("example", *PEER_KINDS):
+        for side in sides:
             for run in RUNS:
-                line += f" {seconds_text(result[side][run]) if side in result else 'n/a':>11}"
-        for kind in PEER_KINDS:
+                line += f" {seconds_text(result[side][run]) if side in result else 'n/a':>14}"
+        for kind in sides[1:]:
             for run in RUNS:
                 peer = result.get(kind, {}).get(run)
-                line += f" {ratio_text(peer, result['example'][run]):>19}"
+                line += f" {ratio_text(peer, result['example'][run]):>22}"
         print(line)
 
 
@@ -216,6 +227,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, help="DCGAN channels of the narrowest block (64)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="default cpu")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--baseline", type=Path, help="also time the examples of this other checkout"
+    )
     parser.add_argument(
         "--role", choices=PEER_KINDS, help="internal: train one peer, for one backend and model"
     )
@@ -270,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     print_report(results, f"; {' '.join(flags)}" if flags else "")
     if args.json:
         arguments = {name: value for name, value in vars(args).items() if name != "json"}
-        args.json.write_text(json.dumps({"arguments": arguments, "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"arguments": arguments, "results": results}, indent=2, default=str)
+        )
     return 1 if any(failed(result) for result in results) else 0
 
 

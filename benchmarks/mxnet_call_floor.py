@@ -46,7 +46,7 @@ def main() -> None:
     hyper = HYPERPARAMETERS["gan"]
     step = TrainStep(
         models.gan_generator(seed=0), models.gan_discriminator(seed=0), hyper.lr_D, hyper.lr_G,
-        hyper.beta1, 0.999, 1e-8, compiled=True, mixed_precision=False,
+        hyper.beta1, 0.999, 1e-8, compiled=True, mixed_precision=False, cluster=None,
     )  # fmt: skip
     rng = np.random.default_rng(0)
     step.load_data(rng.normal(size=(1000, 2)).astype(np.float32))

@@ -259,7 +259,8 @@ def run(
 
         if trainer.epoch >= config.epochs:
             print(
-                f"{checkpoint_path} already holds {trainer.epoch} epochs (--epochs "
+                f"{checkpoint_path} already holds {trainer.epoch} "
+                f"epoch{'s' if trainer.epoch != 1 else ''} (--epochs "
                 f"{config.epochs}): nothing to train; raise --epochs to train longer",
                 file=sys.stderr,
             )

@@ -154,11 +154,10 @@ def test_scaling_reports_one_and_two_workers_on_the_engine():
     completed = run(command, timeout=600)
     rows = [line.split() for line in completed.stdout.splitlines() if line.startswith(backend)]
     assert [row[1] for row in rows] == ["1", "2"]
-    for _, _, rate, _, moved in rows:
-        assert float(rate.replace(",", "")) > 0
-        assert float(moved.replace(",", "")) >= 0  # one worker: only others' loopback traffic
-    assert float(rows[1][3]) > 0
-    assert float(rows[1][4].replace(",", "")) > 0
+    for row in rows:
+        assert float(row[2].replace(",", "")) > 0  # examples/sec
+    _, _, _, efficiency, moved = rows[1]
+    assert float(efficiency) > 0 and float(moved.replace(",", "")) > 0  # two workers talk
 
 
 def test_data_loading_reports_first_and_cached_runs(tmp_path):

@@ -166,8 +166,6 @@ def build(settings: Settings, data: np.ndarray) -> Side:
         "D": [weights_D, stats_D, adam_state(weights_D)],
     }
     images = data.transpose(0, 2, 3, 1) if data.ndim == 4 else data  # NHWC, once
-    if images.dtype == np.uint8:  # an image data set as loaded: to [-1, 1], once
-        images = images.astype(np.float32) / 127.5 - 1.0
     latent_shape = (LATENT_DIM["gan"],) if settings.model == "gan" else (1, 1, LATENT_DIM["dcgan"])
     rng = np.random.default_rng(0)
     key = put(jax.random.PRNGKey(0))
