@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,26 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a run; the message says where its last checkpoint is."""
 
 
+@contextlib.contextmanager
+def _noticing_ctrl_c() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C, which still raises KeyboardInterrupt as usual: where that lands
+    in a finalizer, Python prints it and goes on, and the event lets the run stop anyway."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def notice(signum: int, frame: Any) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, notice)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(
     config: Config,
     out: str | os.PathLike,
@@ -280,12 +302,15 @@ def run(
             save_checkpoint(checkpoint_path, trainer, config_record)
             saved_epoch = trainer.epoch
             write_json(out / "metrics.json", metrics())
+            if interrupted.is_set():  # Ctrl-C raised where Python ignores it, in a __del__
+                raise KeyboardInterrupt
 
         try:
-            trainer.fit(
-                data, config.epochs, config.batch_size, progress=progress and chief,
-                on_epoch_end=end_of_epoch if chief else None,
-            )  # fmt: skip
+            with _noticing_ctrl_c() as interrupted:
+                trainer.fit(
+                    data, config.epochs, config.batch_size, progress=progress and chief,
+                    on_epoch_end=end_of_epoch if chief else None,
+                )  # fmt: skip
             if not chief:
                 return metrics()
             result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)

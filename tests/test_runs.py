@@ -194,3 +194,23 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tm
     code, _, stderr = finish(cli(*arguments, "--epochs", str(epoch + 1), "--resume"))
     assert code == 0, stderr
     assert load_checkpoint(checkpoint).epoch == epoch + 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_that_python_ignores_in_a_finalizer_still_stops_the_run(
+    selected, tmp_path, monkeypatch
+):
+    class SendsCtrlCWhenCollected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)  # Python prints the KeyboardInterrupt, goes on
+
+    save = experiments.save_checkpoint
+
+    def save_then_collect(*arguments, **keywords):
+        save(*arguments, **keywords)
+        SendsCtrlCWhenCollected()
+
+    monkeypatch.setattr(experiments, "save_checkpoint", save_then_collect)
+    with pytest.raises(experiments.RunInterrupted, match="holds epoch 1 and is intact"):
+        experiments.run(replace(SHORT_GAN, epochs=5), tmp_path)
+    assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1

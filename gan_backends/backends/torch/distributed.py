@@ -1,6 +1,7 @@
 """PyTorch's engine: ``torch.distributed`` (gloo on the CPU, NCCL on GPUs), started by torchrun's
 launcher (``torch.distributed.launcher``, what the ``torchrun`` command runs)."""
 
+import atexit
 import contextlib
 import datetime
 import logging
@@ -44,6 +45,8 @@ def join():
     if DEVICE.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if DEVICE.type == "cuda" else "gloo", timeout=TIMEOUT)
+    # Left to the interpreter's exit, gloo's threads can abort the process (SIGABRT).
+    atexit.register(dist.destroy_process_group)
     return Cluster(dist.get_rank(), dist.get_world_size(), dist.group.WORLD)
 
 
