@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from train_step import parse_mapping
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", action="store_true", help="16x16, width 8, 512 examples")
     parser.add_argument("--python", default="", help="NAME=PATH,... interpreter per backend")
     args = parser.parse_args(argv)
-    pythons = dict(pair.split("=", 1) for pair in args.python.split(",") if pair)
+    pythons = parse_mapping(args.python, "--python")
     if args.backends:
         backends = args.backends.split(",")
     else:
