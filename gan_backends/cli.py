@@ -155,11 +155,7 @@ def train(args: argparse.Namespace) -> int:
         workers = f" ({cluster.size} workers)" if cluster else ""
         print(f"{selection.current_name()}{workers}: results in {out}")
         print(experiments.summary_line(metrics))
-    if cluster is not None and selection.current_name() == "torch":
-        # Interpreter teardown with gloo's threads alive aborts a finished worker (SIGABRT).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    distributed.leave()
     return 0
 
 

@@ -201,6 +201,14 @@ def _stop(popens: list[subprocess.Popen]) -> None:
             popen.wait()
 
 
+def leave() -> None:
+    """End this worker's part in the run, once its run succeeded. On PyTorch this ends the
+    process: gloo's threads can abort an interpreter's teardown."""
+    cluster = current()
+    if cluster is not None:
+        selection.current().distributed.leave(cluster)
+
+
 @contextlib.contextmanager
 def scope() -> Iterator[None]:
     """Where networks and optimizers are made, when the engine needs them made in its scope

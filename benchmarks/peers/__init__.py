@@ -7,7 +7,8 @@ One file per peer, laid out like the library's backend folders, the same names i
   the seed's code, d2l 20.1 and 20.2, on that framework (JAX, which d2l lacks: written the way
   a JAX user writes it). ``networks(settings)`` and
   ``build(settings, data) -> Side``.
-- ``keras_<backend>.py`` (``keras_torch``, ``keras_tensorflow``): Keras 3 on that Keras backend:
+- ``keras_<backend>.py`` (``keras_torch``, ``keras_tensorflow``, ``keras_jax``): Keras 3 on that
+  Keras backend:
   ``DATA_FORMAT``; ``IdiomaticGAN`` (keras.io's GAN step, the generator run twice) and
   ``EqualWorkGAN`` (the library's work: one generator forward), ``keras.Model`` subclasses whose
   ``train_step`` ``fit`` runs, in ``VARIANTS``; ``device()`` and ``threads()``. What they share
@@ -15,8 +16,8 @@ One file per peer, laid out like the library's backend folders, the same names i
   ``keras_common.py``: ``keras_common.build(settings, data, peer_module, variant) -> Side``.
 
 ``PEERS`` says which peers run beside each library backend. A new framework is a new seed file
-plus a row there, as ``jax_seed.py`` and ``"jax": Peers(seed="jax_seed", keras=None)`` (Keras'
-JAX backend would be ``keras="jax"`` with a ``keras_jax.py``).
+plus a row there, as ``jax_seed.py``, ``keras_jax.py`` and
+``"jax": Peers(seed="jax_seed", keras="jax")``.
 
 Every peer trains on the data it is given (float32, the library's public layout: NCHW images),
 returns the mean losses of each epoch, and imports none of the library's backends.
@@ -120,7 +121,7 @@ PEERS = {
     "torch": Peers(seed="torch_seed", keras="torch"),
     "tensorflow": Peers(seed="tensorflow_seed", keras="tensorflow"),
     "mxnet": Peers(seed="mxnet_seed", keras=None),
-    "jax": Peers(seed="jax_seed", keras=None),  # no keras_jax.py yet: benchmarks/README.md
+    "jax": Peers(seed="jax_seed", keras="jax"),
 }
 
 

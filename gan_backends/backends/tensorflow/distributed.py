@@ -15,7 +15,7 @@ import tensorflow as tf
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.distributed import Cluster, DistributedError, Process, free_ports, supervise
 
-__all__ = ["all_mean", "join", "launch", "scope"]
+__all__ = ["all_mean", "join", "launch", "leave", "scope"]
 
 #: How long a collective waits for a peer before the run fails (a dead peer elsewhere).
 TIMEOUT_SECONDS = 600
@@ -103,3 +103,7 @@ def _all_mean(strategy, flat):
 
 def scope(cluster):
     return cluster.engine.scope()
+
+
+def leave(cluster):
+    return None
