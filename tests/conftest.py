@@ -1,5 +1,9 @@
 """Tests run once per backend. A backend whose framework is absent is skipped, saying so,
-unless GAN_REQUIRE_BACKENDS names it (the `all` tox env), where its absence fails."""
+unless GAN_REQUIRE_BACKENDS names it (the `all` tox env), where its absence fails.
+
+Tests that compare backends in one process (those taking ``all_backends``, and the modules
+marked so) carry the ``cross_backend`` mark; the `all` env runs those, and each backend's own
+env runs everything."""
 
 import os
 
@@ -17,6 +21,12 @@ def data_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.mktemp("data-cache")
     monkeypatch.setenv("GAN_BACKENDS_DATA", str(cache))
     return cache
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "all_backends" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cross_backend)
 
 
 def require_backends(*names: str) -> None:

@@ -18,6 +18,8 @@ import pytest
 import gan_backends as gb
 from tests.conftest import require_backends
 
+pytestmark = pytest.mark.cross_backend
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO_ROOT / "benchmarks"
 SCRIPT = BENCHMARKS / "train_step.py"

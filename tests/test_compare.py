@@ -10,6 +10,8 @@ from gan_backends import compare as comparison
 from gan_backends import selection
 from gan_backends.experiments import Config
 
+pytestmark = pytest.mark.cross_backend
+
 GAN_ONE_EPOCH = Config.for_model("gan", epochs=1)
 TINY_DCGAN = Config.for_model(
     "dcgan", epochs=1, batch_size=16, dataset="shapes", image_size=16, width=8, latent_dim=8,

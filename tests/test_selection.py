@@ -11,6 +11,8 @@ from gan_backends import selection
 from gan_backends.backends import BACKENDS, MODULES
 from tests.conftest import require_backends
 
+pytestmark = pytest.mark.cross_backend
+
 FRAMEWORKS = {name: info.module for name, info in BACKENDS.items()}
 FRAMEWORK_MODULES = sorted(FRAMEWORKS.values())
 
