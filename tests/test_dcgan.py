@@ -165,6 +165,19 @@ def test_twenty_steps_agree_across_backends_moving_statistics_included(all_backe
             )
 
 
+def test_adam_state_loads_back_as_it_was_saved(backend):
+    """Width 64: kernels of 131,072 weights, which MXNet updates with its fused Adam."""
+    G = models.dcgan_generator(**(SMALL | {"width": 64}), seed=0)
+    D = models.dcgan_discriminator(64, 16, seed=1)
+    trainer = gb.Trainer(G, D, lr_D=0.005, lr_G=0.005, beta1=0.5)
+    x = datasets.shapes(BATCH, image_size=16, seed=4)
+    trainer.step(x, np.random.default_rng(5).standard_normal((BATCH, 8, 1, 1), np.float32))
+    saved = trainer.optimizer_state()
+    trainer.load_optimizer_state(saved)
+    for key, value in trainer.optimizer_state().items():
+        np.testing.assert_allclose(value, saved[key], rtol=1e-6, atol=0, err_msg=key)
+
+
 def test_a_short_training_run_writes_everything(backend, tmp_path):
     metrics = experiments.run(TINY_RUN, tmp_path)
     assert metrics["backend"] == backend

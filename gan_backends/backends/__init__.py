@@ -8,8 +8,8 @@ Each backend is a package, ``gan_backends.backends.<name>``, with the same modul
 - ``trainer``: the compiled GAN training step and the optimizer state (``TRAINER``);
 - ``device``: where the backend computes and with how many threads (``DEVICE``);
 - ``distributed``: the framework's own distributed engine: starting local workers through it,
-  joining the cluster its launcher described, the scope networks are built in
-  (``DISTRIBUTED``; the semantic is :mod:`gan_backends.distributed`'s).
+  joining the cluster its launcher described, the scope networks are built in, leaving it
+  once the run succeeded (``DISTRIBUTED``; the semantic is :mod:`gan_backends.distributed`'s).
 
 A test checks that every backend exports exactly these names, no more and no fewer.
 """
@@ -69,7 +69,7 @@ TRAINER = ("TrainStep",)
 
 DEVICE = ("describe", "framework_version", "threads")
 
-DISTRIBUTED = ("all_mean", "join", "launch", "scope")
+DISTRIBUTED = ("all_mean", "join", "launch", "leave", "scope")
 
 MODULES = {
     "ops": OPS, "nn": NN, "trainer": TRAINER, "device": DEVICE, "distributed": DISTRIBUTED,

@@ -12,6 +12,7 @@ DCGAN step).
 import math
 
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet import np as mnp
 
@@ -67,97 +68,140 @@ def _frozen_view(model):
     return view
 
 
-def _chunks(sizes):
-    """Indices of the parameters Adam updates as one flat array: each large parameter alone,
-    the small ones together. (Concatenating saves a dozen calls per small parameter, and costs
-    more than that on a large one: MXNet's concatenate copies about 0.4 GB/s on a CPU.)"""
-    chunks = [[i] for i, size in enumerate(sizes) if size >= LARGE_PARAMETER]
-    small = [i for i, size in enumerate(sizes) if size < LARGE_PARAMETER]
-    return [*chunks, small] if small else chunks
-
-
-def _adam_update(shapes, chunks, lr, beta1, beta2, epsilon, workers):
-    """Keras' Adam in float32 as one symbol. Inputs: ``parameter{i}`` and ``gradient{i}`` of
-    the given shapes, each chunk's moments ``m{c}`` and ``v{c}`` (flat) and ``steps`` (one
-    element); outputs: the new parameters, each chunk's m and v, and steps. Gradients summed
-    over ``workers`` workers are divided by their number first."""
+def _adam_update(shapes, lr, beta1, beta2, epsilon, workers):
+    """Keras' Adam in float32 as one symbol over the parameters of ``shapes`` ({index: shape}),
+    their moments flat and concatenated. Inputs: ``parameter{i}`` and ``gradient{i}``, ``m`` and
+    ``v``, and ``steps`` (one element); outputs: the new parameters (in index order), m, v and
+    steps. Gradients summed over ``workers`` workers are divided by their number first."""
 
     def var(name):
         return mx.sym.var(name).as_np_ndarray()
 
     steps = var("steps") + 1
     rate = lr * mx.sym.np.sqrt(1 - beta2**steps) / (1 - beta1**steps)
-    parameters, moments = {}, []
-    for c, chunk in enumerate(chunks):
-        gradients = [var(f"gradient{i}") for i in chunk]
-        if len(chunk) > 1:
-            gradient = mx.sym.np.concatenate(gradients, axis=None)
-        else:
-            gradient = gradients[0].reshape(-1)
-        if workers > 1:
-            gradient = gradient / workers
-        m, v = var(f"m{c}"), var(f"v{c}")
-        m = m + (gradient - m) * (1 - beta1)
-        v = v + (mx.sym.np.square(gradient) - v) * (1 - beta2)
-        changes = m * rate / (mx.sym.np.sqrt(v) + epsilon)
-        start = 0
-        for i in chunk:
-            end = start + math.prod(shapes[i])
-            parameters[i] = var(f"parameter{i}") - changes[start:end].reshape(shapes[i])
-            start = end
-        moments += [m, v]
-    outputs = [parameters[i] for i in range(len(shapes))] + moments + [steps]
-    return mx.sym.Group(outputs, create_fn=type(steps))
+    gradients = [var(f"gradient{i}") for i in shapes]
+    gradient = mx.sym.np.concatenate(gradients, axis=None) if len(gradients) > 1 else gradients[0]
+    gradient = gradient.reshape(-1)
+    if workers > 1:
+        gradient = gradient / workers
+    m, v = var("m"), var("v")
+    m = m + (gradient - m) * (1 - beta1)
+    v = v + (mx.sym.np.square(gradient) - v) * (1 - beta2)
+    changes = m * rate / (mx.sym.np.sqrt(v) + epsilon)
+    parameters, start = [], 0
+    for i, shape in shapes.items():
+        end = start + math.prod(shape)
+        parameters.append(var(f"parameter{i}") - changes[start:end].reshape(shape))
+        start = end
+    return mx.sym.Group([*parameters, m, v, steps], create_fn=type(steps))
+
+
+def _float32_rate(lr, beta1, beta2, steps):
+    """Adam's step size after ``steps`` updates, in float32 as the symbol computes it."""
+    f = np.float32
+    return f(lr) * np.sqrt(f(1) - f(beta2) ** f(steps)) / (f(1) - f(beta1) ** f(steps))
 
 
 class Adam:
-    """Adam over a model's trainable parameters in Keras' form and float32 arithmetic (the step
-    count and the rate too), one static ``CachedOp`` call updating the parameters, the moments
-    and the step count in place.
+    """Adam over a model's trainable parameters in Keras' form and float32 arithmetic.
 
-    Not MXNet's fused updates: ``multi_adamw_update`` computes ``v`` as
-    ``beta2 * (v - g*g) + g*g``, which cancels to 7e-5 relative error while ``v`` is small
-    against ``g*g`` (the first steps), and ``adam_update`` scales ``g*g`` by
-    ``1 - float32(beta2)``, 1.3e-5 off ``1 - beta2``. At the DCGAN's lr 0.005 either turns
-    rounding-level agreement with the other backends into a different trajectory within 20 steps.
+    The small parameters are updated together by one static ``CachedOp`` call (parameters,
+    moments and step count in place): on the 2-D GAN a step is bound by the count of calls into
+    MXNet. Each large one (a DCGAN's convolution kernel) by MXNet's fused ``adam_update``, one
+    pass over its arrays where the symbol makes a dozen, on one thread (measured: 17 against
+    78 ms a DCGAN step for both networks).
+
+    ``adam_update`` computes ``v`` as ``beta2 * v + (1 - beta2) * g*g`` with ``1 - beta2`` in
+    float32, 1.3e-5 below Keras' ``1 - beta2``: a bias that, at the DCGAN's lr 0.005, turns
+    rounding-level agreement with the other backends into a different trajectory within 20
+    steps. So it gets the gradient scaled by ``sqrt(keras / float32)`` of that coefficient (its
+    ``v`` is then Keras' to rounding; its ``m`` is that much larger, stored so, and the learning
+    rate that much smaller). Not ``multi_adamw_update``: it computes ``v`` as
+    ``beta2 * (v - g*g) + g*g``, which cancels to 7e-5 relative error while ``v`` is small.
     """
 
     def __init__(self, model, lr, beta1, beta2, epsilon, workers=1):
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
+        self.hyperparameters = lr, beta1, beta2, epsilon
+        self.workers = workers
         weights = [p.data() for p in self.parameters]
-        self.chunks = _chunks([w.size for w in weights])
+        self.large = [i for i, w in enumerate(weights) if w.size >= LARGE_PARAMETER]
+        small = [i for i, w in enumerate(weights) if w.size < LARGE_PARAMETER]
         # Legacy arrays, whose slices (moments()) are views; NumPy-mode slices copy.
-        self.m = [
-            nd.zeros(sum(weights[i].size for i in chunk), ctx=CONTEXT) for chunk in self.chunks
-        ]
-        self.v = [nd.zeros_like(m) for m in self.m]
+        self.small_m = nd.zeros(sum(weights[i].size for i in small), ctx=CONTEXT)
+        self.small_v = nd.zeros_like(self.small_m)
+        self.large_m = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
+        self.large_v = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
+        self.small = small
         self.steps = mnp.zeros(1, ctx=CONTEXT)
-        shapes = [w.shape for w in weights]
-        update = _adam_update(shapes, self.chunks, lr, beta1, beta2, epsilon, workers)
-        self._update = nd.CachedOp(update, [("static_alloc", True), ("static_shape", True)])
-        arrays = {"steps": self.steps}
-        for i, parameter in enumerate(self.parameters):
-            arrays[f"parameter{i}"], arrays[f"gradient{i}"] = weights[i], parameter.grad()
-        for c, moments in enumerate(zip(self.m, self.v, strict=True)):
-            arrays[f"m{c}"], arrays[f"v{c}"] = moments
-        self._inputs = [arrays[name] for name in update.list_inputs()]
-        moments = [x for m_v in zip(self.m, self.v, strict=True) for x in m_v]
-        self._outputs = [*weights, *moments, self.steps]
+        self.count = 0  # of updates, for the large parameters' rate
+        self.m_scale = math.sqrt(np.float32(1 - beta2) / (1 - np.float64(np.float32(beta2))))
+        self._fused = [
+            (weights[i].as_nd_ndarray(), self.parameters[i].grad().as_nd_ndarray(),
+             self.large_m[i], self.large_v[i])
+            for i in self.large
+        ]  # fmt: skip
+        self._update = None
+        if small:
+            update = _adam_update(
+                {i: weights[i].shape for i in small}, lr, beta1, beta2, epsilon, workers
+            )
+            self._update = nd.CachedOp(update, [("static_alloc", True), ("static_shape", True)])
+            arrays = {"steps": self.steps, "m": self.small_m, "v": self.small_v}
+            for i in small:
+                arrays[f"parameter{i}"], arrays[f"gradient{i}"] = (
+                    weights[i],
+                    self.parameters[i].grad(),
+                )
+            self._inputs = [arrays[name] for name in update.list_inputs()]
+            self._outputs = [*(weights[i] for i in small), self.small_m, self.small_v, self.steps]
 
     def moments(self):
-        """(m, v) of each parameter, views of its chunk's flat moments."""
-        views = {}
-        for chunk, m, v in zip(self.chunks, self.m, self.v, strict=True):
-            start = 0
-            for i in chunk:
-                shape = self.parameters[i].shape
-                end = start + math.prod(shape)
-                views[i] = (m[start:end].reshape(shape), v[start:end].reshape(shape))
-                start = end
+        """(m, v) of each parameter as Keras' Adam holds them: views of the small parameters'
+        flat moments, copies (m unscaled) of a large one's."""
+        views, start = {}, 0
+        for i in self.small:
+            shape = self.parameters[i].shape
+            end = start + math.prod(shape)
+            views[i] = (
+                self.small_m[start:end].reshape(shape),
+                self.small_v[start:end].reshape(shape),
+            )
+            start = end
+        for i in self.large:
+            views[i] = (self.large_m[i] / self.m_scale, self.large_v[i])
         return [views[i] for i in range(len(self.parameters))]
 
+    def load_moments(self, moments, steps):
+        """Keras' (m, v) of each parameter (NumPy, native layout) and the count of updates."""
+        start = 0
+        for i in self.small:
+            m, v = moments[i]
+            end = start + m.size
+            self.small_m[start:end] = m.reshape(-1)
+            self.small_v[start:end] = v.reshape(-1)
+            start = end
+        for i in self.large:
+            m, v = moments[i]
+            self.large_m[i][:] = m * self.m_scale
+            self.large_v[i][:] = v
+        self.steps[:] = steps
+        self.count = int(steps)
+
     def step(self):
-        self._update(*self._inputs, out=self._outputs)
+        self.count += 1
+        if self._update is not None:
+            self._update(*self._inputs, out=self._outputs)
+        else:
+            self.steps += 1
+        if self._fused:
+            lr, beta1, beta2, epsilon = self.hyperparameters
+            rate = float(_float32_rate(lr, beta1, beta2, self.count)) / self.m_scale
+            for weight, gradient, m, v in self._fused:
+                nd.adam_update(
+                    weight, gradient, m, v, lr=rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+                    rescale_grad=self.m_scale / self.workers, out=weight,
+                )  # fmt: skip
 
 
 class TrainStep:
@@ -259,26 +303,29 @@ class TrainStep:
         total_D, total_G = totals.tolist()
         return total_D, total_G
 
-    def _moments(self, role):
-        """(canonical name, axes, m, v) of each trainable parameter of a network."""
+    def _slots(self, role):
+        """(canonical name, axes, index in Adam's parameters) of each trainable parameter."""
         adam = self.optimizers[role]
-        moments = dict(zip(map(id, adam.parameters), adam.moments(), strict=True))
+        index = {id(parameter): i for i, parameter in enumerate(adam.parameters)}
         for name, (parameter, axes) in slots(self.models[role]).items():
-            if id(parameter) in moments:
-                yield name, axes, *moments[id(parameter)]
+            if id(parameter) in index:
+                yield name, axes, index[id(parameter)]
 
     def optimizer_state(self):
         state = {}
         for role, adam in self.optimizers.items():
-            for name, axes, m, v in self._moments(role):
-                state[f"{role}/{name}.m"] = to_canonical(m.asnumpy(), axes)
-                state[f"{role}/{name}.v"] = to_canonical(v.asnumpy(), axes)
+            moments = adam.moments()
+            for name, axes, i in self._slots(role):
+                state[f"{role}/{name}.m"] = to_canonical(moments[i][0].asnumpy(), axes)
+                state[f"{role}/{name}.v"] = to_canonical(moments[i][1].asnumpy(), axes)
             state[f"{role}/step"] = adam.steps.asnumpy().reshape(())
         return state
 
     def load_optimizer_state(self, state):
         for role, adam in self.optimizers.items():
-            adam.steps[:] = float(state[f"{role}/step"])
-            for name, axes, m, v in self._moments(role):
-                m[:] = to_native(state[f"{role}/{name}.m"], axes)
-                v[:] = to_native(state[f"{role}/{name}.v"], axes)
+            moments = [None] * len(adam.parameters)
+            for name, axes, i in self._slots(role):
+                moments[i] = tuple(
+                    to_native(state[f"{role}/{name}.{moment}"], axes) for moment in "mv"
+                )
+            adam.load_moments(moments, float(state[f"{role}/step"]))
