@@ -43,8 +43,8 @@ class StatelessGAN(GAN):
 
     def unpack(self, state):
         """``fit``'s state as per-network ``[trainable, non_trainable]`` lists, the two
-        optimizers' variables, the noise's seed state and the metrics' variables."""
-        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        optimizers' variables and the noise's seed state (the metrics' are ``state[3]``)."""
+        trainable, non_trainable, optimizer_variables, _ = state
         parts = {}
         for name in ("generator", "discriminator"):
             network = getattr(self, name)
@@ -55,7 +55,7 @@ class StatelessGAN(GAN):
         split = len(self.optimizer_D.variables)
         optimizers = [optimizer_variables[:split], optimizer_variables[split:]]
         seed = pick(non_trainable, self.non_trainable_variables, [self.seed_generator.state])
-        return parts, optimizers, seed, metrics_variables
+        return parts, optimizers, seed
 
     def pack(self, parts, optimizers, seed):
         """The model's trainable and non-trainable variables, and the optimizers', as ``fit``'s
@@ -116,7 +116,7 @@ class IdiomaticGAN(StatelessGAN):
 
     def train_step(self, state, data):
         x = data[0] if isinstance(data, tuple) else data
-        parts, optimizers, seed, _ = self.unpack(state)
+        parts, optimizers, seed = self.unpack(state)
         z, seed = self.stateless_noise(seed, ops.shape(x)[0])
         generator, discriminator = parts["generator"], parts["discriminator"]
         fake, generator[1] = self.generator.stateless_call(*generator, z, training=True)
@@ -149,7 +149,7 @@ class EqualWorkGAN(StatelessGAN):
 
     def train_step(self, state, data):
         x = data[0] if isinstance(data, tuple) else data
-        parts, optimizers, seed, _ = self.unpack(state)
+        parts, optimizers, seed = self.unpack(state)
         z, seed = self.stateless_noise(seed, ops.shape(x)[0])
         generator, discriminator = parts["generator"], parts["discriminator"]
 

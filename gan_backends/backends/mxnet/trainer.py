@@ -1,8 +1,9 @@
-"""The GAN training step on MXNet: the losses as hybridized blocks, Adam as one cached graph.
+"""The GAN training step on MXNet: the losses as hybridized blocks, Adam as one cached graph
+(and MXNet's fused update for each large kernel).
 
 Each call into MXNet costs tens of microseconds, which on the 2-D GAN outweighs the arithmetic,
 so a step makes few of them: the generator, each loss with its discriminator passes, each
-backward, and one Adam update per network. The batches and noise of a ``run`` are gathered and
+backward, and one Adam update per network (the 2-D GAN's parameters are all small). The batches and noise of a ``run`` are gathered and
 split a few megabytes at a time, not per step, and the losses summed once at its end. The
 generator's loss goes through a view of the discriminator whose weights are no autograd
 variables, so its backward pass computes no discriminator weight gradients (about a tenth of a
@@ -125,20 +126,20 @@ class Adam:
         self.hyperparameters = lr, beta1, beta2, epsilon
         self.workers = workers
         weights = [p.data() for p in self.parameters]
+        gradients = [p.grad() for p in self.parameters]
         self.large = [i for i, w in enumerate(weights) if w.size >= LARGE_PARAMETER]
-        small = [i for i, w in enumerate(weights) if w.size < LARGE_PARAMETER]
+        self.small = small = [i for i, w in enumerate(weights) if w.size < LARGE_PARAMETER]
         # Legacy arrays, whose slices (moments()) are views; NumPy-mode slices copy.
         self.small_m = nd.zeros(sum(weights[i].size for i in small), ctx=CONTEXT)
         self.small_v = nd.zeros_like(self.small_m)
         self.large_m = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
         self.large_v = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
-        self.small = small
         self.steps = mnp.zeros(1, ctx=CONTEXT)
         self.count = 0  # of updates, for the large parameters' rate
         self.m_scale = math.sqrt(np.float32(1 - beta2) / (1 - np.float64(np.float32(beta2))))
         self._fused = [
-            (weights[i].as_nd_ndarray(), self.parameters[i].grad().as_nd_ndarray(),
-             self.large_m[i], self.large_v[i])
+            (weights[i].as_nd_ndarray(), gradients[i].as_nd_ndarray(), self.large_m[i],
+             self.large_v[i])
             for i in self.large
         ]  # fmt: skip
         self._update = None
@@ -149,10 +150,7 @@ class Adam:
             self._update = nd.CachedOp(update, [("static_alloc", True), ("static_shape", True)])
             arrays = {"steps": self.steps, "m": self.small_m, "v": self.small_v}
             for i in small:
-                arrays[f"parameter{i}"], arrays[f"gradient{i}"] = (
-                    weights[i],
-                    self.parameters[i].grad(),
-                )
+                arrays[f"parameter{i}"], arrays[f"gradient{i}"] = weights[i], gradients[i]
             self._inputs = [arrays[name] for name in update.list_inputs()]
             self._outputs = [*(weights[i] for i in small), self.small_m, self.small_v, self.steps]
 
