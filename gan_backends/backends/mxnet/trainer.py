@@ -3,11 +3,11 @@
 
 Each call into MXNet costs tens of microseconds, which on the 2-D GAN outweighs the arithmetic,
 so a step makes few of them: the generator, each loss with its discriminator passes, each
-backward, and one Adam update per network (the 2-D GAN's parameters are all small). The batches and noise of a ``run`` are gathered and
-split a few megabytes at a time, not per step, and the losses summed once at its end. The
-generator's loss goes through a view of the discriminator whose weights are no autograd
-variables, so its backward pass computes no discriminator weight gradients (about a tenth of a
-DCGAN step).
+backward, and one Adam update per network (the 2-D GAN's parameters are all small). The
+batches and noise of a ``run`` are gathered and split a few megabytes at a time, not per step,
+and the losses summed once at its end. The generator's loss goes through a view of the
+discriminator whose weights are no autograd variables, so its backward pass computes no
+discriminator weight gradients (about a tenth of a DCGAN step).
 """
 
 import math
