@@ -134,8 +134,8 @@ class Adam:
         self.small_v = nd.zeros_like(self.small_m)
         self.large_m = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
         self.large_v = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
+        self.count = 0  # of updates; the graph keeps its own copy, ``steps``, in float32
         self.steps = mnp.zeros(1, ctx=CONTEXT)
-        self.count = 0  # of updates, for the large parameters' rate
         self.m_scale = math.sqrt(np.float32(1 - beta2) / (1 - np.float64(np.float32(beta2))))
         self._fused = [
             (weights[i].as_nd_ndarray(), gradients[i].as_nd_ndarray(), self.large_m[i],
@@ -190,8 +190,6 @@ class Adam:
         self.count += 1
         if self._update is not None:
             self._update(*self._inputs, out=self._outputs)
-        else:
-            self.steps += 1
         if self._fused:
             lr, beta1, beta2, epsilon = self.hyperparameters
             rate = float(_float32_rate(lr, beta1, beta2, self.count)) / self.m_scale
@@ -316,7 +314,7 @@ class TrainStep:
             for name, axes, i in self._slots(role):
                 state[f"{role}/{name}.m"] = to_canonical(moments[i][0].asnumpy(), axes)
                 state[f"{role}/{name}.v"] = to_canonical(moments[i][1].asnumpy(), axes)
-            state[f"{role}/step"] = adam.steps.asnumpy().reshape(())
+            state[f"{role}/step"] = np.array(adam.count, np.float32)
         return state
 
     def load_optimizer_state(self, state):
