@@ -1,0 +1,72 @@
+"""What a backend's training step must provide: the contract between the core and a backend.
+
+:class:`gan_backends.training.Trainer` owns the epoch loop, the data order, the noise and the
+history; a backend's ``trainer.TrainStep`` owns the arithmetic of the steps (the module
+docstring of :mod:`gan_backends.training` states its semantic). The core builds one step with
+the models and one :class:`StepSettings`, and calls nothing but the members of
+:class:`TrainStep` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from gan_backends.distributed import Cluster
+
+DType = Literal["float32", "float64"]
+DTYPES: tuple[DType, ...] = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """Everything a step needs besides the two models; validated by the Trainer beforehand."""
+
+    lr_D: float
+    lr_G: float
+    beta1: float
+    beta2: float
+    epsilon: float
+    compiled: bool
+    dtype: DType = "float32"
+    """The dtype of weights, data, noise, Adam's state and losses."""
+    mixed_precision: bool = False
+    """Forward passes in bfloat16, weights, Adam's state and losses in ``dtype``."""
+    cluster: Cluster | None = None
+    """This worker's place in a data-parallel run (None: one process)."""
+
+
+@runtime_checkable
+class TrainStep(Protocol):
+    """The training step of one backend: ``trainer.TrainStep`` in its folder, built as
+    ``TrainStep(generator, discriminator, settings)``."""
+
+    compile_note: str | None
+    """What the first call does that takes long (the progress bar shows it), or None."""
+
+    settings: StepSettings
+
+    @staticmethod
+    def compiles_by_default(generator_network: Any) -> bool:
+        """Whether ``compiled=None`` compiles a step for this architecture."""
+        ...
+
+    def load_data(self, data: np.ndarray) -> None:
+        """Copy the data set (float, or uint8 images) to the device; steps index into it."""
+        ...
+
+    def run(self, batches: np.ndarray, Z: np.ndarray) -> Any:
+        """One step per row of ``batches`` (indices into the loaded data) with the noise
+        ``Z[i]``; returns the sums of (loss_D, loss_G) over those steps."""
+        ...
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """Adam's moments and step counts, canonical names prefixed ``D/`` and ``G/``."""
+        ...
+
+    def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`optimizer_state` returned, on any backend."""
+        ...
