@@ -1,18 +1,18 @@
-"""End-to-end wall time of the examples, per backend, beside the seed's code and Keras 3 trained
+"""End-to-end wall time of the examples, per backend, beside d2l's code and Keras 3 trained
 the same epochs from a fresh process: what a user waits for.
 
     python benchmarks/examples_wall_time.py                   # every installed backend, both
     python benchmarks/examples_wall_time.py --models dcgan --backends torch,mxnet
     python benchmarks/examples_wall_time.py --python tensorflow=/tmp/venvs/tf/bin/python
     python benchmarks/examples_wall_time.py --epochs 1 --limit 64 --image-size 16 --width 8
-    python benchmarks/examples_wall_time.py --peers seed --baseline ../older-checkout
+    python benchmarks/examples_wall_time.py --peers d2l --baseline ../older-checkout
 
 What runs, each in a fresh process, timed from its start to its exit:
 
 - *example*: ``examples/gan.py`` (20 epochs, d2l's) and ``examples/dcgan.py --epochs 1`` with
   ``GAN_BACKEND`` set, ``--out`` a temporary folder and ``--no-progress``. Beyond training, the
   examples score quality, draw samples and plots, and write metrics and a checkpoint every epoch.
-- *seed*: the seed's code on the same framework (``peers/<framework>_seed.py``) trained for as
+- *d2l*: d2l's code on the same framework (``peers/<framework>_d2l.py``) trained for as
   many epochs on the same data (its data loader keeps the last, partial batch); it only trains.
 - *keras*: Keras 3 on the same framework (``peers/keras_<backend>.py``, keras.io's step) from the
   library's initial weights, one ``fit`` call of all epochs; where ``keras`` 3 imports.
@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from peers import DCGAN_BLOCKS, PEERS, Settings, keras_peer, seed_peer
+from peers import DCGAN_BLOCKS, PEERS, Settings, d2l_peer, keras_peer
 from train_step import DEFAULT_BATCH_SIZE, parse_mapping
 
 from gan_backends.backends import BACKENDS
@@ -53,7 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("gan", "dcgan")
 #: The example's epochs: d2l's 20 for the GAN; one for the DCGAN (a minute or more on a CPU).
 DEFAULT_EPOCHS = {"gan": 20, "dcgan": 1}
-PEER_KINDS = ("seed", "keras")
+PEER_KINDS = ("d2l", "keras")
 COMPARED = ("baseline", *PEER_KINDS)
 RUNS = ("cold", "warm")
 
@@ -81,8 +81,8 @@ def train_peer(kind: str, backend: str, model: str, args: argparse.Namespace) ->
         threads=None,
     )  # fmt: skip
     data = example_data(model, args.limit, settings.image_size)
-    if kind == "seed":
-        side = seed_peer(backend).build(settings, data)
+    if kind == "d2l":
+        side = d2l_peer(backend).build(settings, data)
         for _ in range(args.epochs):
             side.run_epoch()
     else:
@@ -137,7 +137,7 @@ def timed_run(python: str, command: list[str], environment: dict[str, str]) -> t
 def measure(backend: str, model: str, python: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every side's cold and warm seconds for one backend and model."""
     sides = ["example", *(["baseline"] if args.baseline else [])]
-    sides += ["seed"] if "seed" in args.peers else []
+    sides += ["d2l"] if "d2l" in args.peers else []
     if "keras" in args.peers and keras_runs_on(python, backend):
         sides.append("keras")
     result: dict[str, Any] = {
@@ -207,14 +207,14 @@ def print_report(results: list[dict[str, Any]], flags: str) -> None:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="End-to-end wall time of examples/gan.py and examples/dcgan.py per backend, "
-        "cold and warm, beside the seed's code and Keras 3."
+        "cold and warm, beside d2l's code and Keras 3."
     )
     parser.add_argument(
         "--backends", help="comma-separated (default: every installed one and every --python one)"
     )
     parser.add_argument("--models", default="gan,dcgan", help="default gan,dcgan")
     parser.add_argument(
-        "--peers", default="seed,keras", help="beside each example (default seed,keras)"
+        "--peers", default="d2l,keras", help="beside each example (default d2l,keras)"
     )
     parser.add_argument(
         "--python",

@@ -4,7 +4,7 @@ the growth of a process's peak memory.
 FLOPs: a dense or (transposed) convolution layer costs 2 FLOPs per multiply-accumulate forward
 and twice that backward (input and weight gradients), so 3x forward in all, for three passes of
 the discriminator (real data, fake data, fake data again for the generator's loss) and one of
-the generator. Recomputation (the seed's code and keras.io's run the generator twice) and skipped
+the generator. Recomputation (d2l's code and keras.io's run the generator twice) and skipped
 gradients (the library skips the discriminator's weight gradients in the generator's update) are
 not counted, so every side is credited with the same work. Batch norm and activations are left
 out.

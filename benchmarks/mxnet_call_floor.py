@@ -10,7 +10,7 @@ six calls per step on the library's own hybridized loss blocks and Adam updates
 (``gan_backends.backends.mxnet.trainer``), through their ``CachedOp`` handles, with no Gluon
 Python in between. It even leaves out the generator's forward pass, so what it prints is a lower
 bound on the step time: the time per call, and the examples/sec ceiling it implies beside the
-GAN target of the performance issue (twice the seed's PyTorch code). ``Block._cached_op`` is
+GAN target of the performance issue (twice d2l's PyTorch code). ``Block._cached_op`` is
 private Gluon API, read here only to time the bare calls.
 """
 
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 from peers import HYPERPARAMETERS
-from report import SEED_EXAMPLES_PER_SEC
+from report import D2L_EXAMPLES_PER_SEC
 
 PHASES = ("recorded forward", "backward", "Adam update")
 
@@ -84,10 +84,10 @@ def main() -> None:
     for phase in PHASES:
         print(f"  {phase:17s} {seconds[phase] / args.steps / 2 * 1e6:7.1f} us a call, 2 a step")
     ceiling = args.batch_size / step_us * 1e6
-    target = 2 * SEED_EXAMPLES_PER_SEC["gan"]["torch"]
+    target = 2 * D2L_EXAMPLES_PER_SEC["gan"]["torch"]
     target_us = args.batch_size / target * 1e6
     print(f"  step              {step_us:7.1f} us -> at most {ceiling:,.0f} examples/sec")
-    print(f"  target            {target_us:7.1f} us -> {target:,.0f} examples/sec (2x the seed's")
+    print(f"  target            {target_us:7.1f} us -> {target:,.0f} examples/sec (2x d2l's")
     print(f"                    PyTorch); ceiling / target = {ceiling / target:.2f}x")
 
 

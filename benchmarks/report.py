@@ -1,4 +1,4 @@
-"""The numbers derived from the timings (ratios, the seed's baseline table, TFLOP/s) and the
+"""The numbers derived from the timings (ratios, d2l's baseline table, TFLOP/s) and the
 printed tables."""
 
 from __future__ import annotations
@@ -21,27 +21,27 @@ TARGETS = {"native": 1.1, "keras": 1.5, "keras_equal_work": 1.5}
 #: about 40, where float32 rounding shows; the same Keras code in NHWC and in NCHW differs by 5e-3.
 LOSS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}
 
-# Examples/sec of the seed's code in the task's baseline table (CPU, 2 cores). MXNet's DCGAN
+# Examples/sec of d2l's code in the task's baseline table (CPU, 2 cores). MXNet's DCGAN
 # number depends on OMP_NUM_THREADS: 1 thread or 2.
-SEED_EXAMPLES_PER_SEC: dict[str, dict[str, float | dict[int, float]]] = {
+D2L_EXAMPLES_PER_SEC: dict[str, dict[str, float | dict[int, float]]] = {
     "gan": {"torch": 6370.0, "tensorflow": 210.0, "mxnet": 1671.0},
     "dcgan": {"torch": 56.6, "tensorflow": 39.2, "mxnet": {1: 33.2, 2: 62.0}},
 }
-SEED_CONFIGURATION = {
+D2L_CONFIGURATION = {
     "gan": {"batch_size": 8},
     "dcgan": {"batch_size": 64, "image_size": 64, "width": 64},
 }
 
 
-def seed_examples_per_sec(
+def d2l_examples_per_sec(
     settings: Settings, backend: str, threads: int | None = None
 ) -> float | None:
-    """The seed's examples/sec in the baseline table, if this run's configuration is its
+    """d2l's examples/sec in the baseline table, if this run's configuration is its
     (MXNet's DCGAN number also depends on the threads)."""
-    configuration = SEED_CONFIGURATION[settings.model]
+    configuration = D2L_CONFIGURATION[settings.model]
     if settings.device != "cpu" or any(getattr(settings, k) != v for k, v in configuration.items()):
         return None
-    baseline = SEED_EXAMPLES_PER_SEC[settings.model].get(backend)  # none for JAX: d2l has none
+    baseline = D2L_EXAMPLES_PER_SEC[settings.model].get(backend)  # none for JAX: d2l has none
     return baseline.get(threads) if isinstance(baseline, dict) else baseline
 
 
@@ -50,18 +50,18 @@ def timed_sides(result: dict[str, Any]) -> list[str]:
 
 
 def add_derived_numbers(result: dict[str, Any], settings: Settings) -> None:
-    """Ratios against the peers and the seed's numbers, and achieved TFLOP/s."""
+    """Ratios against the peers and d2l's numbers, and achieved TFLOP/s."""
     library = result["library"]
     for side in timed_sides(result)[1:]:
         result[f"library_over_{side}"] = (
             library["examples_per_sec"] / result[side]["examples_per_sec"]
         )
-    seed = seed_examples_per_sec(settings, result["backend"], library["threads"])
-    seed_torch = seed_examples_per_sec(settings, "torch")
-    result["seed_examples_per_sec"] = seed
-    result["library_over_seed"] = library["examples_per_sec"] / seed if seed else None
-    result["library_over_seed_torch"] = (
-        library["examples_per_sec"] / seed_torch if seed_torch else None
+    d2l = d2l_examples_per_sec(settings, result["backend"], library["threads"])
+    d2l_torch = d2l_examples_per_sec(settings, "torch")
+    result["d2l_examples_per_sec"] = d2l
+    result["library_over_d2l"] = library["examples_per_sec"] / d2l if d2l else None
+    result["library_over_d2l_torch"] = (
+        library["examples_per_sec"] / d2l_torch if d2l_torch else None
     )
     flops = flops_per_step(settings)
     for side in timed_sides(result):
@@ -94,21 +94,21 @@ def print_report(
     )
     print(
         f"{'backend':<11} {'version':<12} {'device lib/nat':<16} {'threads':>7} "
-        f"{'library ex/s':>12} {'native ex/s':>11} {'lib/native':>10} {'seed ex/s':>9} "
-        f"{'lib/seed':>8} {'lib/seed torch':>14}"
+        f"{'library ex/s':>12} {'native ex/s':>11} {'lib/native':>10} {'d2l ex/s':>9} "
+        f"{'lib/d2l':>8} {'lib/d2l torch':>14}"
     )
     for result in results:
         library, native = result["library"], result["native"]
-        seed = result["seed_examples_per_sec"]
+        d2l = result["d2l_examples_per_sec"]
         print(
             f"{result['backend']:<11} {result['framework_version']:<12} "
             f"{library['device'] + '/' + native['device']:<16} "
             f"{str(library['threads']) + '/' + str(native['threads']):>7} "
             f"{library['examples_per_sec']:>12.1f} {native['examples_per_sec']:>11.1f} "
             f"{ratio_text(result['library_over_native']):>10} "
-            f"{(f'{seed:.1f}' if seed else 'n/a'):>9} "
-            f"{ratio_text(result['library_over_seed']):>8} "
-            f"{ratio_text(result['library_over_seed_torch']):>14}"
+            f"{(f'{d2l:.1f}' if d2l else 'n/a'):>9} "
+            f"{ratio_text(result['library_over_d2l']):>8} "
+            f"{ratio_text(result['library_over_d2l_torch']):>14}"
         )
     for backend, error in failures.items():
         print(f"{backend:<11} FAILED: {error.splitlines()[-1] if error else ''}")

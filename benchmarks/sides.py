@@ -1,5 +1,5 @@
-"""The sides a benchmark subprocess builds and times, for one backend: the library, the seed's
-code (``peers/<framework>_seed.py``) and Keras 3 (``peers/keras_<backend>.py``).
+"""The sides a benchmark subprocess builds and times, for one backend: the library, d2l's
+code (``peers/<framework>_d2l.py``) and Keras 3 (``peers/keras_<backend>.py``).
 
 Keras reads KERAS_BACKEND once, when it is imported, so :func:`start` sets it before the
 library's backend is loaded (the library's TensorFlow backend imports Keras too).
@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 from measures import PeakMemory
-from peers import LATENT_DIM, PEERS, Settings, Side, keras_peer, seed_peer
+from peers import LATENT_DIM, PEERS, Settings, Side, d2l_peer, keras_peer
+
+from gan_backends.backends import BACKENDS
 
 #: The Keras sides and the variant (a key of ``VARIANTS`` in ``keras_<backend>.py``) each runs.
 KERAS_SIDES = {"keras": "idiomatic", "keras_equal_work": "equal-work"}
 #: Every side, in the order they alternate.
 SIDES = ("library", "native", *KERAS_SIDES)
-#: The library's image layout inside its step (PyTorch: NCHW tensors in channels-last memory).
-LIBRARY_LAYOUTS = {"torch": "NHWC", "tensorflow": "NHWC", "mxnet": "NCHW", "jax": "NHWC"}
 
 
 def training_data(settings: Settings) -> np.ndarray:
@@ -104,7 +104,7 @@ def library_side(backend: str, settings: Settings, data: np.ndarray) -> Side:
         )
 
     device = trainer.backend.device
-    layout = LIBRARY_LAYOUTS[backend]
+    layout = BACKENDS[backend].image_layout
     return Side(run_epoch, device.describe(), device.threads(), trainable_parameters, layout)
 
 
@@ -155,7 +155,7 @@ def build_sides(
     """Every side of ``backend``, library first."""
     sides = {
         "library": library_side(backend, settings, data),
-        "native": seed_peer(backend).build(settings, data),
+        "native": d2l_peer(backend).build(settings, data),
     }
     if keras_module is not None:
         from peers import keras_common
@@ -239,7 +239,7 @@ def measure_memory(backend: str, side_name: str, settings: Settings) -> dict[str
     if side_name == "library":
         side = library_side(backend, settings, data)
     elif side_name == "native":
-        side = seed_peer(backend).build(settings, data)
+        side = d2l_peer(backend).build(settings, data)
     else:
         from peers import keras_common
 

@@ -1,5 +1,5 @@
 """Examples/sec of the library's GAN and DCGAN training against its peers on the same framework:
-the seed's plain code, and Keras 3.
+d2l's plain code, and Keras 3.
 
     python benchmarks/train_step.py --model all              # both models, every backend
     python benchmarks/train_step.py --model gan --backends torch,tensorflow,mxnet
@@ -14,7 +14,7 @@ The sides timed, per backend (``sides.py`` builds them; the peers are ``peers/``
 - *library*: ``gan_backends.Trainer.fit`` for one epoch of ``--steps`` batches (the models from
   ``gan_backends.models``, d2l's hyperparameters), its step compiled; it reads the losses back
   once per epoch.
-- *native*: the same networks written the seed's way (d2l 20.1 and 20.2, ``<framework>_seed.py``):
+- *native*: the same networks written d2l's way (d2l 20.1 and 20.2, ``<framework>_d2l.py``):
   eager, one step at a time, the generator run in both updates, losses read back every step.
 - *keras* and *keras equal work*: Keras 3 on the same framework (``keras_<backend>.py``): a
   ``keras.Model`` subclass with ``train_step``, ``compile``, ``fit`` over the NumPy data, from the
@@ -26,7 +26,7 @@ Each backend runs in a fresh subprocess (the frameworks' thread pools interfere 
 and ``--python`` can give each backend its own interpreter). In it, every side warms up for one
 epoch (tracing, hybridisation, allocators), then they alternate, library first, for
 ``--repeats`` epochs each; a side's examples/sec is the median over its repeats. A timed epoch is
-the wall time of the library's ``Trainer.fit`` call (setup included) and of the seed's loop over
+the wall time of the library's ``Trainer.fit`` call (setup included) and of d2l's loop over
 its data loader; Keras' is one ``fit`` call timed from ``on_epoch_begin`` to ``on_epoch_end``,
 leaving out the setup ``fit`` does once per call (about 0.1 s on TensorFlow), which a run of many
 epochs pays once. Thread counts are the frameworks' own unless ``--threads`` is given. The
@@ -35,7 +35,7 @@ TensorFlow backend sets TF_ENABLE_ONEDNN_OPTS=1 before importing TensorFlow, so 
 same process, run with as many threads and the same kernels.
 
 Printed (``report.py``): examples/sec; the ratios library/native, library/keras and
-library/keras equal work; the library against the seed's examples/sec in the task's baseline
+library/keras equal work; the library against d2l's examples/sec in the task's baseline
 table (the same framework's number, and PyTorch's), where the configuration matches it (CPU;
 GAN batch 8; DCGAN 64x64, width 64, batch 64); model FLOPs per step and achieved TFLOP/s (on a
 GPU also as a share of ``--peak-tflops``); and, for the DCGAN by default (``--memory`` for the
@@ -44,7 +44,7 @@ says what is counted). ``--model all`` ends with every ratio of both models in o
 
 ``--check-losses`` times nothing: it runs one step of the library and of each Keras variant from
 the same weights, batch and noise, prints the differences of their losses and exits 1 unless
-they agree (within 1e-4, or 1e-3 relative where the loss is large). The seed's code starts from
+they agree (within 1e-4, or 1e-3 relative where the loss is large). d2l's code starts from
 its framework's own initial weights, so it is not checked.
 
 This is a benchmark, not a test: nothing here asserts a speed.
@@ -176,7 +176,7 @@ def parse_mapping(text: str, option: str) -> dict[str, str]:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Examples/sec of the library's training step against the seed's code and "
+        description="Examples/sec of the library's training step against d2l's code and "
         "Keras 3 on the same framework.",
     )
     parser.add_argument(

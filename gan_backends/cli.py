@@ -247,7 +247,7 @@ def info(args: argparse.Namespace) -> int:
             continue
         print(
             f"{name:<11} {device.framework_version():<10} device {device.describe():<7} "
-            f"threads {device.threads()}"
+            f"threads {device.threads()}  distributed: {selection.BACKENDS[name].engine}"
         )
     return 0
 

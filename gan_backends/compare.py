@@ -77,7 +77,8 @@ def interpreters(
     installed = set(selection.installed_backends())
     chosen = {}
     for name in backends:
-        tox_python = root / ".tox" / name / "bin" / "python"
+        tox_env = selection.BACKENDS[name].tox_env
+        tox_python = root / ".tox" / tox_env / "bin" / "python"
         if name in given:
             chosen[name] = given[name]
         elif (isolated or name not in installed) and tox_python.exists():
@@ -86,7 +87,7 @@ def interpreters(
             where = "" if isolated else f"{name} is not installed in this environment; "
             raise FileNotFoundError(
                 f"{where}compare needs an interpreter for {name}: create its tox env with "
-                f"`tox -e {name} --notest` (compare then uses {tox_python}), pass --python "
+                f"`tox -e {tox_env} --notest` (compare then uses {tox_python}), pass --python "
                 f"{name}=PATH, or leave {name} out of --backends"
             )
         else:

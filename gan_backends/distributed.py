@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gan_backends import selection
+from gan_backends.backends import BACKENDS
 
 #: Seconds between looks for an exited process of a local run (and for Ctrl-C).
 POLL_SECONDS = 0.2
@@ -108,13 +109,8 @@ def join(backend: str) -> Cluster | None:
     return _current
 
 
-#: The variables by which each framework's launcher tells a worker its place.
-DETECTED_BY = {
-    "torch": ("TORCHELASTIC_RUN_ID", "WORLD_SIZE"),
-    "tensorflow": ("TF_CONFIG",),
-    "mxnet": ("DMLC_ROLE",),
-    "jax": ("JAX_COORDINATOR_ADDRESS",),
-}
+#: The variables by which each framework's launcher tells a worker its place (its facts).
+DETECTED_BY = {name: facts.launcher_variables for name, facts in BACKENDS.items()}
 
 
 def launch(backend: str, nproc: int, arguments: Sequence[str]) -> int:

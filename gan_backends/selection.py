@@ -11,10 +11,11 @@ import importlib.util
 import os
 from types import ModuleType
 
-from gan_backends.backends import BACKENDS
+from gan_backends.backends import BACKENDS, REGISTRY
 
 ENV_VAR = "GAN_BACKEND"
-DEFAULT_ORDER = ("torch", "tensorflow", "mxnet", "jax")
+#: The registered backends, in the order of their facts (the first installed is the default).
+DEFAULT_ORDER = tuple(BACKENDS)
 
 
 class BackendError(ImportError):
@@ -65,7 +66,7 @@ def load(name: str) -> ModuleType:
         name = resolve(name)
     if name not in _loaded:
         try:
-            _loaded[name] = importlib.import_module(f"gan_backends.backends.{name}")
+            _loaded[name] = importlib.import_module(REGISTRY[name])
         except Exception as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise BackendError(

@@ -70,8 +70,8 @@ def test_every_peer_file_defines_the_same_names_as_its_kind():
         return names
 
     for backend, peers in PEERS.items():
-        seed = top_level_names(BENCHMARKS / "peers" / f"{peers.seed}.py")
-        assert {"networks", "build"} <= seed, (backend, seed)
+        d2l = top_level_names(BENCHMARKS / "peers" / f"{peers.d2l}.py")
+        assert {"networks", "build"} <= d2l, (backend, d2l)
         if peers.keras is not None:
             keras = top_level_names(BENCHMARKS / "peers" / f"keras_{peers.keras}.py")
             expected = {"DATA_FORMAT", "IdiomaticGAN", "EqualWorkGAN", "VARIANTS", "device"}
@@ -133,17 +133,17 @@ def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
                 np.testing.assert_allclose(result[side], result["library"], atol=1e-4)
 
 
-def test_wall_time_of_the_gan_example_beside_the_seed_cold_and_warm(tmp_path):
+def test_wall_time_of_the_gan_example_beside_d2l_cold_and_warm(tmp_path):
     backend = installed_or_skip()[-1]
     report_path = tmp_path / "wall.json"
     command = [
-        WALL_TIME_SCRIPT, "--models", "gan", "--backends", backend, "--peers", "seed",
+        WALL_TIME_SCRIPT, "--models", "gan", "--backends", backend, "--peers", "d2l",
         "--epochs", "1", "--limit", "64", "--json", report_path,
     ]  # fmt: skip
     completed = run(command, timeout=900)
     (result,) = json.loads(report_path.read_text())["results"]
     assert (result["model"], result["backend"], result["epochs"]) == ("gan", backend, 1)
-    for side in ["example", "seed"]:
+    for side in ["example", "d2l"]:
         assert result[side]["cold"] > 0 and result[side]["warm"] > 0
     row = next(line for line in completed.stdout.splitlines() if line.startswith("gan "))
     assert row.split()[1] == backend and "failed" not in row

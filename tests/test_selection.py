@@ -94,5 +94,5 @@ def test_every_backend_folder_has_the_same_files():
         name: sorted(f for f in os.listdir(os.path.join(root, name)) if f.endswith(".py"))
         for name in BACKENDS
     }
-    expected = sorted(["__init__.py", *(f"{m}.py" for m in MODULES)])
+    expected = sorted(["__init__.py", "facts.py", *(f"{m}.py" for m in MODULES)])
     assert listings == {name: expected for name in BACKENDS}

@@ -3,8 +3,8 @@ a user of one framework, or of Keras 3, writes them.
 
 One file per peer, laid out like the library's backend folders, the same names in each:
 
-- ``<framework>_seed.py`` (``torch_seed``, ``tensorflow_seed``, ``mxnet_seed``, ``jax_seed``):
-  the seed's code, d2l 20.1 and 20.2, on that framework (JAX, which d2l lacks: written the way
+- ``<framework>_d2l.py`` (``torch_d2l``, ``tensorflow_d2l``, ``mxnet_d2l``, ``jax_d2l``):
+  d2l's code, d2l 20.1 and 20.2, on that framework (JAX, which d2l lacks: written the way
   a JAX user writes it). ``networks(settings)`` and
   ``build(settings, data) -> Side``.
 - ``keras_<backend>.py`` (``keras_torch``, ``keras_tensorflow``, ``keras_jax``): Keras 3 on that
@@ -15,9 +15,9 @@ One file per peer, laid out like the library's backend folders, the same names i
   (the networks as Keras layers, the library's initial weights, ``compile`` and ``fit``) is in
   ``keras_common.py``: ``keras_common.build(settings, data, peer_module, variant) -> Side``.
 
-``PEERS`` says which peers run beside each library backend. A new framework is a new seed file
-plus a row there, as ``jax_seed.py``, ``keras_jax.py`` and
-``"jax": Peers(seed="jax_seed", keras="jax")``.
+``PEERS`` says which peers run beside each library backend, from the backend's facts (its Keras 3
+name): a new framework is a new d2l file, ``<backend>_d2l.py``, and a Keras file where Keras 3
+has that backend, as ``jax_d2l.py`` and ``keras_jax.py``.
 
 Every peer trains on the data it is given (float32, the library's public layout: NCHW images),
 returns the mean losses of each epoch, and imports none of the library's backends.
@@ -32,6 +32,7 @@ from types import ModuleType
 
 from gan_backends import architectures
 from gan_backends.architectures import Network
+from gan_backends.backends import BACKENDS
 
 LATENT_DIM = {"gan": 2, "dcgan": 100}
 DCGAN_BLOCKS = {16: 2, 32: 3, 64: 4}  # image size -> blocks of G and of D (d2l: 64 -> 4)
@@ -45,7 +46,7 @@ class Hyperparameters:
 
 
 #: d2l's, on every side; Adam's beta2 0.999 and epsilon 1e-8 (the library's) where a peer sets
-#: them (the seed's code keeps its framework's default epsilon).
+#: them (d2l's code keeps its framework's default epsilon).
 HYPERPARAMETERS = {
     "gan": Hyperparameters(lr_D=0.05, lr_G=0.005, beta1=0.9),
     "dcgan": Hyperparameters(lr_D=0.005, lr_G=0.005, beta1=0.5),
@@ -110,23 +111,18 @@ class Side:
 
 @dataclass(frozen=True)
 class Peers:
-    """The peers of one library backend: its seed's code, and Keras 3's backend on the same
+    """The peers of one library backend: d2l's code, and Keras 3's backend on the same
     framework (None: Keras 3 has none)."""
 
-    seed: str
+    d2l: str
     keras: str | None
 
 
-PEERS = {
-    "torch": Peers(seed="torch_seed", keras="torch"),
-    "tensorflow": Peers(seed="tensorflow_seed", keras="tensorflow"),
-    "mxnet": Peers(seed="mxnet_seed", keras=None),
-    "jax": Peers(seed="jax_seed", keras="jax"),
-}
+PEERS = {name: Peers(d2l=f"{name}_d2l", keras=facts.keras_name) for name, facts in BACKENDS.items()}
 
 
-def seed_peer(backend: str) -> ModuleType:
-    return importlib.import_module(f"peers.{PEERS[backend].seed}")
+def d2l_peer(backend: str) -> ModuleType:
+    return importlib.import_module(f"peers.{PEERS[backend].d2l}")
 
 
 def keras_peer(keras_backend: str) -> ModuleType:

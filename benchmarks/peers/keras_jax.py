@@ -12,7 +12,7 @@ Keras user with two optimizers has to. Images channels-last (NHWC), Keras' defau
 import jax
 from keras import StatelessScope, ops
 
-from peers import jax_seed
+from peers import jax_d2l
 from peers.keras_common import GAN
 
 DATA_FORMAT = "channels_last"
@@ -198,4 +198,4 @@ def device() -> str:
 
 
 def threads() -> int:
-    return jax_seed.threads()
+    return jax_d2l.threads()

@@ -16,23 +16,82 @@ A test checks that every backend exports exactly these names, no more and no few
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class BackendInfo:
+    """What the core knows about a backend without importing its framework: the ``FACTS`` of
+    its folder's ``facts.py``."""
+
     name: str
+    """The backend's name in ``GAN_BACKEND``, ``--backend`` and the registry."""
     module: str
+    """The framework's top module: installed when ``importlib.util.find_spec`` finds it."""
     pip_extra: str
+    """The extra that installs it: ``pip install "gan_backends[<pip_extra>]"``."""
     distribution: str
+    """The framework's distribution on PyPI."""
+    order: int
+    """Its place in the default order (the first installed backend is the default)."""
+    engine: str
+    """The framework's distributed engine, in words."""
+    launcher_variables: tuple[str, ...]
+    """Variables by which the engine's launcher tells a worker its place (any one of them)."""
+    keras_name: str | None
+    """Its name as Keras 3's ``KERAS_BACKEND`` (None: Keras 3 has no such backend)."""
+    tox_env: str
+    """The tox environment that tests it alone."""
+    image_layout: str
+    """The layout of the DCGAN's images inside its training step: "NCHW" or "NHWC"."""
 
 
-BACKENDS: dict[str, BackendInfo] = {
-    "torch": BackendInfo("torch", "torch", "torch", "torch"),
-    "tensorflow": BackendInfo("tensorflow", "tensorflow", "tensorflow", "tensorflow-cpu"),
-    "mxnet": BackendInfo("mxnet", "mxnet", "mxnet", "mxnet"),
-    "jax": BackendInfo("jax", "jax", "jax", "jax"),
+#: The registry: one row per backend, its name -> the package (folder) holding its modules and
+#: its ``facts.py``. A new backend is a new folder beside these and one row here.
+REGISTRY: dict[str, str] = {
+    "torch": "gan_backends.backends.torch",
+    "tensorflow": "gan_backends.backends.tensorflow",
+    "mxnet": "gan_backends.backends.mxnet",
+    "jax": "gan_backends.backends.jax",
 }
+
+#: Rows added from outside the package, ``NAME=PACKAGE`` separated by commas (a backend under
+#: development, or a test's), read once at import.
+EXTRA_VARIABLE = "GAN_EXTRA_BACKENDS"
+
+
+def read_facts(package: str) -> BackendInfo:
+    """``FACTS`` of ``package``'s ``facts.py``, read without importing the package (whose
+    ``__init__`` imports the framework)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"backend package {package!r} is not found")
+    path = Path(next(iter(spec.submodule_search_locations))) / "facts.py"
+    file_spec = importlib.util.spec_from_file_location(f"{package}.facts", path)
+    module = importlib.util.module_from_spec(file_spec)
+    file_spec.loader.exec_module(module)
+    return module.FACTS
+
+
+def _extra_rows() -> dict[str, str]:
+    rows = {}
+    for pair in os.environ.get(EXTRA_VARIABLE, "").split(","):
+        name, _, package = (part.strip() for part in pair.partition("="))
+        if name and package:
+            rows[name] = package
+    return rows
+
+
+REGISTRY.update(_extra_rows())
+
+#: Every registered backend's facts, in default order.
+BACKENDS: dict[str, BackendInfo] = dict(
+    sorted(((name, read_facts(package)) for name, package in REGISTRY.items()),
+           key=lambda row: row[1].order)
+)  # fmt: skip
 
 OPS = (
     "abs",

@@ -1,4 +1,4 @@
-"""The seed's MXNet code (d2l 20.1 and 20.2): eager, one step at a time.
+"""d2l's MXNet code (d2l 20.1 and 20.2): eager, one step at a time.
 
 Gluon ``nn.Sequential`` networks, not hybridized, initialised from N(0, 0.02) as d2l does,
 ``autograd.record``, ``SigmoidBCELoss`` per example (the trainer divides by the batch),

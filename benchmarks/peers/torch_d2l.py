@@ -1,4 +1,4 @@
-"""The seed's PyTorch code (d2l 20.1 and 20.2): eager, one step at a time.
+"""d2l's PyTorch code (d2l 20.1 and 20.2): eager, one step at a time.
 
 ``nn.Sequential`` networks in PyTorch's own initialisation, ``BCEWithLogitsLoss(reduction='sum')``
 halved for the discriminator, ``torch.optim.Adam`` (its default epsilon, 1e-8, added to the

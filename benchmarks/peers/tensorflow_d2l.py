@@ -1,4 +1,4 @@
-"""The seed's TensorFlow code (d2l 20.1 and 20.2): eager, one step at a time.
+"""d2l's TensorFlow code (d2l 20.1 and 20.2): eager, one step at a time.
 
 Keras layers in Keras' own initialisation and defaults (batch norm epsilon 1e-3), images
 channels-last (NHWC, as TensorFlow convolves on a CPU), ``GradientTape`` with no
