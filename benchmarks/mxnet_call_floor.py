@@ -10,7 +10,7 @@ six calls per step on the library's own hybridized loss blocks and Adam updates
 (``gan_backends.backends.mxnet.trainer``), through their ``CachedOp`` handles, with no Gluon
 Python in between. It even leaves out the generator's forward pass, so what it prints is a lower
 bound on the step time: the time per call, and the examples/sec ceiling it implies beside the
-GAN target of the performance issue (twice d2l's PyTorch code). ``Block._cached_op`` is
+GAN performance target (twice d2l's PyTorch code). ``Block._cached_op`` is
 private Gluon API, read here only to time the bare calls.
 """
 

@@ -14,7 +14,7 @@ SIDE_TITLES = {
     "library": "library", "native": "native", "keras": "keras",
     "keras_equal_work": "keras equal work",
 }  # fmt: skip
-#: Issue 17: library / peer on the same framework, for both models.
+#: The performance targets: library / peer on the same framework, for both models.
 TARGETS = {"native": 1.1, "keras": 1.5, "keras_equal_work": 1.5}
 #: The first-step losses of a Keras variant and of the library agree within these (np.isclose).
 #: Relative: the DCGAN's first discriminator update (lr 0.005) drives the generator's loss to
@@ -177,7 +177,7 @@ def memory_text(memory: dict[str, dict[str, Any]], key: str) -> str:
 
 
 def print_summary(reports: dict[str, dict[str, Any]]) -> None:
-    """Every ratio of both models, beside issue 17's targets."""
+    """Every ratio of both models, beside the performance targets."""
     targets = ", ".join(f"{SIDE_TITLES[side]} {target}x" for side, target in TARGETS.items())
     print(f"\nlibrary / peer on the same framework (targets: {targets})")
     titles = (f"{'lib/' + SIDE_TITLES[side]:>20}" for side in TARGETS)

@@ -318,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     launch_parser = commands.add_parser(
         "launch", parents=[common], help="run a train command in N workers, data-parallel",
         description="Start N local workers through the backend's own distributed engine "
-        "(torchrun, tf.distribute with TF_CONFIG, MXNet's KVStore) and run the train command "
-        "in each; the global batch is split across them.",
+        f"({'; '.join(facts.engine for facts in selection.BACKENDS.values())}) and run the "
+        "train command in each; the global batch is split across them.",
     )  # fmt: skip
     launch_parser.add_argument(
         "--nproc", type=int, required=True, help="the number of local workers"

@@ -12,6 +12,12 @@ Each backend is a package, ``gan_backends.backends.<name>``, with the same modul
   once the run succeeded (``DISTRIBUTED``; the semantic is :mod:`gan_backends.distributed`'s).
 
 A test checks that every backend exports exactly these names, no more and no fewer.
+
+Beside them, ``facts.py`` holds ``FACTS``, a :class:`BackendInfo`: what the core must know
+about the backend before (or without) importing its framework. A fifth backend is a folder with
+these six files and one row in :data:`REGISTRY`; nothing else in the package lists backends.
+``tests/fake_backend/`` (NumPy alone) is one, registered by tests through
+``GAN_EXTRA_BACKENDS``.
 """
 
 from __future__ import annotations

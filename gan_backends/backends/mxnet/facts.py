@@ -4,6 +4,6 @@ from gan_backends.backends import BackendInfo
 
 FACTS = BackendInfo(
     name="mxnet", module="mxnet", pip_extra="mxnet", distribution="mxnet", order=3,
-    engine="KVStore dist_sync",
+    engine="MXNet's KVStore dist_sync",
     launcher_variables=("DMLC_ROLE",), keras_name=None, tox_env="mxnet", image_layout="NCHW",
 )  # fmt: skip

@@ -1,0 +1,114 @@
+"""The backend registry: each backend is one folder with a ``facts.py`` and one row naming it.
+
+The fake backend in ``tests/fake_backend/`` (NumPy alone) proves it: registered by one row and
+nothing else, selection, ``gan-backends info``, ``gan-backends compare``, the export contract
+and the ``TrainStep`` Protocol all find it, and its GAN step agrees with PyTorch's.
+"""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gan_backends as gb
+from gan_backends import models, selection, step, training
+from gan_backends.backends import BACKENDS, REGISTRY, read_facts
+from tests.conftest import require_backends
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The one row that registers the fake backend.
+FAKE_ROW = {"fake": "tests.fake_backend"}
+ROWS = REGISTRY | FAKE_ROW
+#: The fake's step is built as the Protocol says, TrainStep(generator, discriminator, settings);
+#: the Trainer builds steps so once the branch wiring gan_backends.step is merged (then drop this).
+needs_settings_trainer = pytest.mark.skipif(
+    "StepSettings" not in inspect.getsource(training),
+    reason="the Trainer does not build steps from StepSettings yet",
+)
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """The fake backend registered in this process, as a row of the registry registers it."""
+    for name, package in FAKE_ROW.items():
+        monkeypatch.setitem(REGISTRY, name, package)
+        monkeypatch.setitem(BACKENDS, name, read_facts(package))
+    selected = selection.current_name()
+    yield "fake"
+    gb.set_backend(selected)
+    selection._loaded.pop("fake", None)
+
+
+def cli(*arguments: str) -> subprocess.CompletedProcess:
+    rows = ",".join(f"{name}={package}" for name, package in FAKE_ROW.items())
+    environment = os.environ | {
+        "GAN_EXTRA_BACKENDS": rows, "GAN_BACKEND": "fake", "PYTHONPATH": str(ROOT),
+    }  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gan_backends", *arguments], capture_output=True, text=True,
+        env=environment, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_every_row_names_a_folder_whose_facts_carry_its_name(name):
+    facts = read_facts(ROWS[name])
+    assert facts.name == name
+    assert facts.image_layout in ("NCHW", "NHWC")
+
+
+def test_every_backend_has_its_own_place_in_the_default_order():
+    orders = [read_facts(package).order for package in ROWS.values()]
+    assert len(set(orders)) == len(orders)
+    assert selection.DEFAULT_ORDER[0] == "torch"
+
+
+def test_the_fake_backend_is_selected_by_name_and_its_step_is_a_train_step(fake):
+    assert gb.set_backend(fake) == "fake"
+    package = selection.current()
+    generator, discriminator = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    settings = step.StepSettings(0.05, 0.005, 0.9, 0.999, 1e-8, compiled=False)
+    train_step = package.trainer.TrainStep(generator, discriminator, settings)
+    assert isinstance(train_step, step.TrainStep)
+
+
+def one_step(backend: str) -> tuple[tuple[float, float], dict[str, np.ndarray]]:
+    gb.set_backend(backend)
+    generator, discriminator = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    rng = np.random.default_rng(2)
+    X, Z = rng.normal(size=(8, 2)).astype(np.float32), rng.normal(size=(8, 2)).astype(np.float32)
+    losses = gb.Trainer(generator, discriminator, compiled=False).step(X, Z)
+    return losses, gb.get_weights(generator) | gb.get_weights(discriminator)
+
+
+@needs_settings_trainer
+def test_a_gan_step_on_the_fake_backend_is_pytorchs_step(fake):
+    require_backends("torch")
+    torch_losses, torch_weights = one_step("torch")
+    fake_losses, fake_weights = one_step(fake)
+    assert np.isfinite(fake_losses).all()
+    np.testing.assert_allclose(fake_losses, torch_losses, rtol=1e-5)
+    for name, value in torch_weights.items():
+        np.testing.assert_allclose(fake_weights[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@needs_settings_trainer
+def test_one_row_makes_the_fake_backend_known_to_info_and_compare(tmp_path):
+    info = cli("info")
+    assert info.returncode == 0, info.stderr
+    assert "selected: fake" in info.stdout
+    assert any(
+        line.startswith("fake ") and "device cpu" in line for line in info.stdout.splitlines()
+    )
+    out = tmp_path / "compare"
+    arguments = ["--model", "gan", "--epochs", "1", "--limit", "64", "--no-progress"]
+    compared = cli("compare", "--backends", "fake", "--out", str(out), *arguments)
+    assert compared.returncode == 0, compared.stderr
+    summary = json.loads((out / "compare.json").read_text())
+    assert list(summary["backends"]) == ["fake"]
+    assert np.isfinite(summary["backends"]["fake"]["loss_D"]).all()
