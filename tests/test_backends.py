@@ -97,14 +97,17 @@ def test_a_gan_step_on_the_fake_backend_is_pytorchs_step(fake):
         np.testing.assert_allclose(fake_weights[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
-@needs_settings_trainer
-def test_one_row_makes_the_fake_backend_known_to_info_and_compare(tmp_path):
+def test_one_row_makes_the_fake_backend_known_to_info():
     info = cli("info")
     assert info.returncode == 0, info.stderr
     assert "selected: fake" in info.stdout
     assert any(
         line.startswith("fake ") and "device cpu" in line for line in info.stdout.splitlines()
     )
+
+
+@needs_settings_trainer
+def test_one_row_makes_the_fake_backend_known_to_compare(tmp_path):
     out = tmp_path / "compare"
     arguments = ["--model", "gan", "--epochs", "1", "--limit", "64", "--no-progress"]
     compared = cli("compare", "--backends", "fake", "--out", str(out), *arguments)
