@@ -115,3 +115,13 @@ def test_one_row_makes_the_fake_backend_known_to_compare(tmp_path):
     summary = json.loads((out / "compare.json").read_text())
     assert list(summary["backends"]) == ["fake"]
     assert np.isfinite(summary["backends"]["fake"]["loss_D"]).all()
+
+
+def test_the_readme_table_lists_every_backend_with_its_extra():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| `GAN_BACKEND` |") :].split("\n\n", 1)[0]
+    rows = table.splitlines()[2:]
+    names = [row.split("`")[1] for row in rows]
+    assert names == list(BACKENDS)
+    for row, facts in zip(rows, BACKENDS.values(), strict=True):
+        assert f'pip install -e ".[{facts.pip_extra}]"' in row
