@@ -125,3 +125,11 @@ def test_the_readme_table_lists_every_backend_with_its_extra():
     assert names == list(BACKENDS)
     for row, facts in zip(rows, BACKENDS.values(), strict=True):
         assert f'pip install -e ".[{facts.pip_extra}]"' in row
+
+
+def test_every_backend_has_its_tox_env():
+    tox = (ROOT / "tox.ini").read_text()
+    env_list = tox.split("env_list = ", 1)[1].splitlines()[0].split(", ")
+    for facts in BACKENDS.values():
+        assert facts.tox_env in env_list
+        assert f"[testenv:{facts.tox_env}]" in tox

@@ -72,9 +72,15 @@ EXTRA_VARIABLE = "GAN_EXTRA_BACKENDS"
 def read_facts(package: str) -> BackendInfo:
     """``FACTS`` of ``package``'s ``facts.py``, read without importing the package (whose
     ``__init__`` imports the framework)."""
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:  # its parent package is missing
+        spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"backend package {package!r} is not found")
+        raise ImportError(
+            f"backend package {package!r} (a row of the registry or of {EXTRA_VARIABLE}) "
+            "is not found; fix the row"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "facts.py"
     file_spec = importlib.util.spec_from_file_location(f"{package}.facts", path)
     module = importlib.util.module_from_spec(file_spec)
