@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gan_backends import architectures, datasets, distributed, models, plots, quality, selection
+from gan_backends import safetensors_files as safetensors
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
 from gan_backends.distributed import Cluster
 from gan_backends.files import CorruptFileError, WriteError, read_npz, write_json
@@ -246,7 +247,10 @@ def run(
     with RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder:
         data = load_data(config)
         check_data_size(config, data)
-        weights = initial_weights(config) if initial is None else read_initial_weights(initial)
+        if initial is None:
+            weights = initial_weights(config)
+        else:
+            weights = read_initial_weights(initial, config)
         trainer = build_trainer(config, weights, cluster)
         quality_history = _resume(config, trainer, checkpoint_path) if resume else []
         saved_epoch = trainer.epoch if resume else None
@@ -389,9 +393,20 @@ def check_data_size(config: Config, data: np.ndarray) -> None:
         )
 
 
-def read_initial_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The ``G/<name>``, ``D/<name>`` arrays of an ``--initial`` file."""
-    return read_npz(path, "initial weights file (--initial)")
+def read_initial_weights(
+    path: str | os.PathLike, config: Config | None = None
+) -> dict[str, np.ndarray]:
+    """The ``G/<name>``, ``D/<name>`` arrays of an ``--initial`` file (``.npz``, or a
+    ``.safetensors`` that ``gan-backends export`` wrote, checked against ``config``)."""
+    if not safetensors.is_safetensors(path):
+        return read_npz(path, "initial weights file (--initial)")
+    _, _, tensors = safetensors.read_run(path, "initial weights file (--initial)")
+    if config is not None:
+        generator, discriminator = config.networks()
+        expected = {f"G/{k}": v for k, v in generator.weight_shapes().items()}
+        expected |= {f"D/{k}": v for k, v in discriminator.weight_shapes().items()}
+        safetensors.check_run_weights(path, tensors, expected)
+    return tensors
 
 
 def summary_line(metrics: dict[str, Any]) -> str:
