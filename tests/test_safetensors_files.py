@@ -16,9 +16,9 @@ from gan_backends.files import CorruptFileError
 
 TINY_DCGAN = Config.for_model(
     "dcgan", epochs=1, batch_size=16, dataset="shapes", image_size=16, width=8, latent_dim=8,
-    limit=64,
+    limit=64, compiled=False,
 )  # fmt: skip
-TINY_GAN = Config.for_model("gan", epochs=1, limit=64)
+TINY_GAN = Config.for_model("gan", epochs=1, limit=64, compiled=False)
 NETWORKS = {
     "gan generator": architectures.gan_generator(),
     "gan discriminator": architectures.gan_discriminator(),
