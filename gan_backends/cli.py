@@ -122,7 +122,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--initial", type=Path, help="start from these weights (.npz, or .safetensors from export)"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _tensorboard_flag(run)
     add_training_flags(parser)
+
+
+def _tensorboard_flag(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--tensorboard", type=Path, metavar="DIR",
+        help="also log every epoch for TensorBoard, as the run DIR/BACKEND (needs tensorboardX)",
+    )  # fmt: skip
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -155,7 +163,9 @@ def train(args: argparse.Namespace) -> int:
     cluster = distributed.join(selection.current_name())
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
-    metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
+    metrics = experiments.run(
+        config, out, progress, args.resume, args.initial, args.overwrite, args.tensorboard
+    )
     if cluster is None or cluster.is_chief:
         workers = f" ({cluster.size} workers)" if cluster else ""
         print(f"{selection.current_name()}{workers}: results in {out}")
@@ -240,7 +250,7 @@ def compare(args: argparse.Namespace) -> int:
     config = config_from(args)
     comparison.compare(
         config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress,
-        args.nproc,
+        args.nproc, args.tensorboard,
     )  # fmt: skip
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
@@ -330,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--nproc", type=int, default=1,
         help="workers per backend, each framework's own distributed engine (default 1)",
     )  # fmt: skip
+    _tensorboard_flag(compare_parser)
     add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 
