@@ -5,6 +5,7 @@
     gan-backends compare --model gan --backends torch,tensorflow,mxnet
     gan-backends launch --nproc 2 train dcgan --backend mxnet
     gan-backends sample --checkpoint runs/dcgan/checkpoint.npz --backend mxnet --out grid.png
+    gan-backends export --checkpoint runs/dcgan/checkpoint.npz --out dcgan.safetensors
     gan-backends info
 
 Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and status 130.
@@ -22,9 +23,11 @@ import numpy as np
 
 from gan_backends import compare as comparison
 from gan_backends import datasets, distributed, download, experiments, models, plots, selection
+from gan_backends import safetensors_files as safetensors
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
+from gan_backends.extras import MissingExtraError
 from gan_backends.files import CorruptFileError, WriteError
 from gan_backends.runs import RunFolderError
 from gan_backends.weights import set_weights
@@ -33,7 +36,7 @@ VALID = ", ".join(selection.DEFAULT_ORDER)
 USER_ERRORS = (
     selection.BackendError, FileNotFoundError, ValueError, FloatingPointError, WriteError,
     CorruptFileError, RunFolderError, NotImplementedError, comparison.BackendRunError,
-    distributed.DistributedError, download.DownloadError,
+    distributed.DistributedError, download.DownloadError, MissingExtraError,
 )  # fmt: skip
 DESCRIPTION = (
     "The d2l GAN (20.1) and DCGAN (20.2) on PyTorch, TensorFlow, MXNet and JAX: the same models, "
@@ -115,9 +118,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
     run.add_argument("--resume", action="store_true", help="continue the run in OUT")
     run.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
-    run.add_argument("--initial", type=Path, help="start from these weights (.npz)")
+    run.add_argument(
+        "--initial", type=Path, help="start from these weights (.npz, or .safetensors from export)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _tensorboard_flag(run)
     add_training_flags(parser)
+
+
+def _tensorboard_flag(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--tensorboard", type=Path, metavar="DIR",
+        help="also log every epoch for TensorBoard, as the run DIR/BACKEND (needs tensorboardX)",
+    )  # fmt: skip
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -150,7 +163,9 @@ def train(args: argparse.Namespace) -> int:
     cluster = distributed.join(selection.current_name())
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
-    metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
+    metrics = experiments.run(
+        config, out, progress, args.resume, args.initial, args.overwrite, args.tensorboard
+    )
     if cluster is None or cluster.is_chief:
         workers = f" ({cluster.size} workers)" if cluster else ""
         print(f"{selection.current_name()}{workers}: results in {out}")
@@ -179,23 +194,47 @@ def launch(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(f"interrupted; the workers were stopped; {note}") from None
 
 
+def read_generator(path: Path) -> tuple[Config, int, dict[str, np.ndarray]]:
+    """The settings, epoch and generator weights of a checkpoint or an exported .safetensors."""
+    if not safetensors.is_safetensors(path):
+        checkpoint = load_checkpoint(path)
+        return Config.from_dict(checkpoint.config), checkpoint.epoch, checkpoint.generator
+    settings, epoch, tensors = safetensors.read_run(path, "weights file (--checkpoint)")
+    config = Config.from_dict(settings)
+    expected = {f"G/{k}": v for k, v in config.networks()[0].weight_shapes().items()}
+    generator = {k: v for k, v in tensors.items() if k.startswith("G/")}
+    safetensors.check_run_weights(path, generator, expected)
+    return config, epoch, {k[2:]: v for k, v in generator.items()}
+
+
 def sample(args: argparse.Namespace) -> int:
-    checkpoint = load_checkpoint(args.checkpoint)
-    config = Config.from_dict(checkpoint.config)
+    config, epoch, weights = read_generator(args.checkpoint)
     generator = models.build(config.networks()[0])
-    set_weights(generator, checkpoint.generator)
+    set_weights(generator, weights)
     fake = models.generate(generator, experiments.fixed_noise(config))
     if config.model == "gan":
         real = experiments.load_data(config)
-        title = f"gan on {selection.current_name()}, epoch {checkpoint.epoch}"
+        title = f"gan on {selection.current_name()}, epoch {epoch}"
         path = plots.plot_gaussian(real, fake, args.out, title)
     else:
         rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
-        title = experiments.grid_title(config, checkpoint.epoch)
+        title = experiments.grid_title(config, epoch)
         path = plots.save_image_grid(fake, args.out, rows, columns, title)
     if args.save_array:
         np.save(args.save_array, fake)
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    if not safetensors.is_safetensors(args.out):
+        raise ValueError(f"--out {args.out}: name the file *{safetensors.SUFFIX}")
+    checkpoint = load_checkpoint(args.checkpoint)
+    path = safetensors.write_run(
+        args.out, checkpoint.generator, checkpoint.discriminator, checkpoint.config,
+        checkpoint.epoch,
+    )  # fmt: skip
+    print(f"{args.checkpoint} (epoch {checkpoint.epoch}) -> {path}")
     return 0
 
 
@@ -211,7 +250,7 @@ def compare(args: argparse.Namespace) -> int:
     config = config_from(args)
     comparison.compare(
         config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress,
-        args.nproc,
+        args.nproc, args.tensorboard,
     )  # fmt: skip
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
@@ -301,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--nproc", type=int, default=1,
         help="workers per backend, each framework's own distributed engine (default 1)",
     )  # fmt: skip
+    _tensorboard_flag(compare_parser)
     add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 
@@ -309,11 +349,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _backend_flag(sample_parser)
     sample_parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="a checkpoint.npz that training wrote"
-    )
+        "--checkpoint", type=Path, required=True,
+        help="a checkpoint.npz that training wrote, or a .safetensors that export wrote",
+    )  # fmt: skip
     sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
     sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
     sample_parser.set_defaults(handler=sample)
+
+    export_parser = commands.add_parser(
+        "export", parents=[common], help="a checkpoint's weights as a .safetensors file",
+        description="Write both networks' weights of a checkpoint (G/<name>, D/<name>: the "
+        "canonical names and layouts, the same on every backend) with the run's settings; "
+        "--initial and sample --checkpoint read it on any backend.",
+    )  # fmt: skip
+    export_parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="a checkpoint.npz that training wrote"
+    )
+    export_parser.add_argument(
+        "--format", choices=("safetensors",), default="safetensors",
+        help="the file format (default safetensors)",
+    )  # fmt: skip
+    export_parser.add_argument("--out", type=Path, required=True, help="the file to write")
+    export_parser.set_defaults(handler=export)
 
     launch_parser = commands.add_parser(
         "launch", parents=[common], help="run a train command in N workers, data-parallel",

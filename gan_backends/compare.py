@@ -45,6 +45,7 @@ def worker_command(
     initial: Path,
     overwrite: bool = False,
     nproc: int = 1,
+    tensorboard: Path | None = None,
 ) -> list[str]:
     """The ``gan-backends train`` command line that runs ``config`` on ``backend`` (in
     ``nproc`` workers, through ``gan-backends launch``, when more than one)."""
@@ -58,6 +59,8 @@ def worker_command(
     ]  # fmt: skip
     if overwrite:
         command.append("--overwrite")
+    if tensorboard is not None:
+        command += ["--tensorboard", str(tensorboard)]
     if config.compiled is not None:
         command.append("--compile" if config.compiled else "--eager")
     if config.limit is not None:
@@ -104,12 +107,14 @@ def compare(
     overwrite: bool = False,
     progress: bool = False,
     nproc: int = 1,
+    tensorboard: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` on each backend from the same start and compare; returns compare.json.
 
     A folder that holds an earlier comparison is refused unless ``overwrite`` replaces it.
     ``progress`` prints a line to stderr as each backend starts and ends. ``nproc`` > 1 trains
-    each backend data-parallel in that many workers, on its own engine.
+    each backend data-parallel in that many workers, on its own engine. ``tensorboard`` logs
+    each backend's epochs for TensorBoard as the run ``<tensorboard>/<backend>``.
     """
     out = Path(out)
     if (out / "compare.json").exists() and not overwrite:
@@ -123,7 +128,10 @@ def compare(
     for number, name in enumerate(backends, start=1):
         if progress:
             print(f"{name}: training ({number} of {len(backends)})", file=sys.stderr, flush=True)
-        command = worker_command(pythons[name], config, name, out / name, initial, overwrite, nproc)
+        command = worker_command(
+            pythons[name], config, name, out / name, initial, overwrite, nproc,
+            None if tensorboard is None else Path(tensorboard),
+        )  # fmt: skip
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             last = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]

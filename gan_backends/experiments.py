@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from gan_backends import architectures, datasets, distributed, models, plots, quality, selection
+from gan_backends import safetensors_files as safetensors
 from gan_backends.checkpoints import load_checkpoint, restore, save_checkpoint
 from gan_backends.distributed import Cluster
 from gan_backends.files import CorruptFileError, WriteError, read_npz, write_json
 from gan_backends.runs import RunFolder
+from gan_backends.tensorboard_log import TensorBoardLog
 from gan_backends.training import COUNT, FRACTION, POSITIVE, Trainer, check_setting
 from gan_backends.weights import set_weights
 
@@ -229,6 +231,7 @@ def run(
     resume: bool = False,
     initial: str | os.PathLike | None = None,
     overwrite: bool = False,
+    tensorboard: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train, writing samples, plots, ``metrics.json`` and ``checkpoint.npz`` into ``out``.
 
@@ -237,16 +240,26 @@ def run(
     or ``overwrite`` replaces it. ``initial`` names an ``.npz`` of :func:`initial_weights` to
     start from instead of the seed's. Ctrl-C raises :class:`RunInterrupted`; a file that cannot
     be written raises :class:`~gan_backends.files.WriteError`; either way the last checkpoint
-    is intact and ``resume`` continues from it.
+    is intact and ``resume`` continues from it. ``tensorboard`` names a folder where each epoch
+    is also logged for TensorBoard, as the run ``<backend>`` (:mod:`gan_backends.tensorboard_log`).
     """
     out = Path(out)
     checkpoint_path = out / "checkpoint.npz"
     cluster = distributed.current()
     chief = cluster is None or cluster.is_chief
-    with RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder:
+    with (
+        RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder,
+        contextlib.ExitStack() as stack,
+    ):
+        if tensorboard is not None and chief:
+            log = TensorBoardLog(tensorboard, selection.current_name(), asdict(config))
+            stack.callback(log.close)
         data = load_data(config)
         check_data_size(config, data)
-        weights = initial_weights(config) if initial is None else read_initial_weights(initial)
+        if initial is None:
+            weights = initial_weights(config)
+        else:
+            weights = read_initial_weights(initial, config)
         trainer = build_trainer(config, weights, cluster)
         quality_history = _resume(config, trainer, checkpoint_path) if resume else []
         saved_epoch = trainer.epoch if resume else None
@@ -302,6 +315,12 @@ def run(
             save_checkpoint(checkpoint_path, trainer, config_record)
             saved_epoch = trainer.epoch
             write_json(out / "metrics.json", metrics())
+            if tensorboard is not None:
+                scalars = {"loss_D": trainer.history.loss_D[-1],
+                           "loss_G": trainer.history.loss_G[-1],
+                           "examples_per_sec": trainer.history.examples_per_sec[-1]}  # fmt: skip
+                picture = samples_picture(config, trainer.generator, data, sample_noise)
+                log.epoch(trainer.epoch, scalars, quality_history[-1], picture)
             if interrupted.is_set():  # Ctrl-C raised where Python ignores it, in a __del__
                 raise KeyboardInterrupt
 
@@ -344,6 +363,17 @@ def _final_outputs(
         "true_mean": mean.tolist(),
         "true_cov": cov.tolist(),
     }
+
+
+def samples_picture(
+    config: Config, generator: models.Model, data: np.ndarray, noise: np.ndarray
+) -> np.ndarray:
+    """The samples from ``noise`` as one HWC uint8 picture: the DCGAN's grid, or the GAN's
+    real and generated points."""
+    fake = models.generate(generator, noise)
+    if config.model == "dcgan":
+        return plots.image_grid(fake, SAMPLE_ROWS, SAMPLE_COLUMNS)
+    return plots.figure_pixels(plots.gaussian_figure(data[:GAN_SAMPLES], fake))
 
 
 def grid_title(config: Config, epoch: int) -> str:
@@ -389,9 +419,20 @@ def check_data_size(config: Config, data: np.ndarray) -> None:
         )
 
 
-def read_initial_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The ``G/<name>``, ``D/<name>`` arrays of an ``--initial`` file."""
-    return read_npz(path, "initial weights file (--initial)")
+def read_initial_weights(
+    path: str | os.PathLike, config: Config | None = None
+) -> dict[str, np.ndarray]:
+    """The ``G/<name>``, ``D/<name>`` arrays of an ``--initial`` file (``.npz``, or a
+    ``.safetensors`` that ``gan-backends export`` wrote, checked against ``config``)."""
+    if not safetensors.is_safetensors(path):
+        return read_npz(path, "initial weights file (--initial)")
+    _, _, tensors = safetensors.read_run(path, "initial weights file (--initial)")
+    if config is not None:
+        generator, discriminator = config.networks()
+        expected = {f"G/{k}": v for k, v in generator.weight_shapes().items()}
+        expected |= {f"D/{k}": v for k, v in discriminator.weight_shapes().items()}
+        safetensors.check_run_weights(path, tensors, expected)
+    return tensors
 
 
 def summary_line(metrics: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ strip (``TITLE_HEIGHT`` pixels a line, black on white).
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 from collections.abc import Sequence
@@ -43,11 +44,15 @@ __all__ = [
     "GAP",
     "TITLE_HEIGHT",
     "compare_figure",
+    "figure_pixels",
+    "gaussian_figure",
     "image_grid",
+    "losses_figure",
     "plot_functions",
     "plot_gaussian",
     "plot_losses",
     "save_image_grid",
+    "training_figure",
 ]
 
 DPI = 100
@@ -60,7 +65,7 @@ Curves = dict[str, tuple[Sequence[float], Sequence[float]]]
 
 
 def _figure(width: float, height: float, title: str) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = InlineFigure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     if title:
         fig.suptitle(title)
@@ -259,3 +264,61 @@ def plot_functions(
     for ax in axes[len(curves) :]:
         ax.set_axis_off()
     return _save(fig, path)
+
+
+# Figures returned rather than saved: they show inline in a notebook (a PNG, as IPython asks
+# through ``_repr_png_``), and TensorBoard and the notebook's live view draw with them.
+
+
+class InlineFigure(Figure):
+    """A Figure that a notebook displays as its PNG, with no pyplot and no inline backend."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+
+
+def losses_figure(loss_D: Sequence[float], loss_G: Sequence[float], title: str = "") -> Figure:
+    """:func:`plot_losses`' figure (600x400), returned instead of saved."""
+    fig = _figure(6, 4, title)
+    _draw_losses(fig.add_subplot(), loss_D, loss_G)
+    return fig
+
+
+def gaussian_figure(real: np.ndarray, fake: np.ndarray, title: str = "") -> Figure:
+    """:func:`plot_gaussian`'s figure (500x500), returned instead of saved."""
+    fig = _figure(5, 5, title)
+    _draw_scatter(fig.add_subplot(), real, fake)
+    return fig
+
+
+def training_figure(
+    loss_D: Sequence[float],
+    loss_G: Sequence[float],
+    real: np.ndarray | None = None,
+    fake: np.ndarray | None = None,
+    grid: np.ndarray | None = None,
+    title: str = "",
+) -> Figure:
+    """d2l's training figure, 1000x400: the losses by epoch beside the real and generated
+    points (``real``, ``fake``: (n, 2)) or a sample grid (``grid``: HWC uint8, from
+    :func:`image_grid`)."""
+    fig = _figure(10, 4, title)
+    losses, samples = fig.subplots(1, 2)
+    _draw_losses(losses, loss_D, loss_G)
+    if grid is not None:
+        samples.imshow(grid, interpolation="nearest")
+        samples.set_axis_off()
+    elif real is not None and fake is not None:
+        _draw_scatter(samples, real, fake)
+    else:
+        samples.set_axis_off()
+    return fig
+
+
+def figure_pixels(fig: Figure) -> np.ndarray:
+    """The figure drawn as an HWC uint8 RGB array (for TensorBoard's images)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -31,13 +31,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
+from gan_backends import notebook
 from gan_backends.distributed import Cluster
 from gan_backends.models import Model, backend_of, check_batch, network_of
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -55,6 +59,22 @@ class History:
     worker_spread: list[float | None] = field(default_factory=list)
     """After each distributed epoch, the root of the summed squared differences between every
     worker's weights and their mean: 0.0 where all workers agree exactly (None: one process)."""
+
+    def __repr__(self) -> str:
+        if not self.loss_D:
+            return "History(no epochs)"
+        backends = ", ".join(dict.fromkeys(self.backend))
+        return (
+            f"History({len(self.loss_D)} epoch{'s' if len(self.loss_D) != 1 else ''} on "
+            f"{backends}; last: loss_D {self.loss_D[-1]:.3f}, loss_G {self.loss_G[-1]:.3f}, "
+            f"{self.examples_per_sec[-1]:,.1f} examples/sec)"
+        )
+
+    def plot(self, title: str = "") -> Figure:
+        """The losses by epoch, as a figure (a notebook shows it inline)."""
+        from gan_backends import plots  # matplotlib loads only where a figure is drawn
+
+        return plots.losses_figure(self.loss_D, self.loss_G, title)
 
     def as_dict(self) -> dict[str, list[Any]]:
         return {
@@ -158,11 +178,14 @@ class Trainer:
         latent_dim: int | None = None,
         progress: bool = False,
         on_epoch_end: Callable[[Trainer], None] | None = None,
+        live: bool = True,
     ) -> History:
         """Train until ``self.epoch == epochs``; returns the history of all epochs so far.
 
         ``on_epoch_end(trainer)`` runs after each epoch (samples, checkpoints). A trainer
-        restored from a checkpoint continues from its epoch.
+        restored from a checkpoint continues from its epoch. In a Jupyter kernel, a progress
+        bar and one figure redrawn each epoch show the run (:mod:`gan_backends.notebook`);
+        ``live=False`` turns them off. Elsewhere ``live`` changes nothing.
         """
         data = check_batch(data, self.data_shape, "data", keep_uint8=True)
         if latent_dim is not None and latent_dim != self.noise_shape[0]:
@@ -176,12 +199,17 @@ class Trainer:
         if not isinstance(data, np.memmap):
             self._step.load_data(data)
         note = None if self._stepped else self._step.compile_note
-        bar = Progress(epochs, steps, batch_size, self.epoch, note) if progress else None
+        view = notebook.live_view(self, data, live) if self.epoch < epochs else None
+        bar_class = notebook.progress_bar() if view else tqdm
+        shown = progress or view is not None
+        bar = Progress(epochs, steps, batch_size, self.epoch, note, bar_class) if shown else None
         with bar or contextlib.nullcontext():
             while self.epoch < epochs:
                 self._fit_epoch(data, steps, batch_size, part, bar)
                 if on_epoch_end:
                     on_epoch_end(self)
+                if view:
+                    view.update(self)
         return self.history
 
     def _fit_epoch(
@@ -287,11 +315,17 @@ class Progress:
     )
 
     def __init__(
-        self, epochs: int, steps: int, batch_size: int, done_epochs: int, compile_note: str | None
+        self,
+        epochs: int,
+        steps: int,
+        batch_size: int,
+        done_epochs: int,
+        compile_note: str | None,
+        bar_class: type[tqdm] = tqdm,
     ):
         self.epochs, self.steps, self.batch_size = epochs, steps, batch_size
         self.chunk = 1
-        self.bar = tqdm(
+        self.bar = bar_class(
             total=epochs * steps * batch_size, initial=done_epochs * steps * batch_size,
             unit=" examples", dynamic_ncols=True, file=sys.stderr,
             bar_format=self.BAR_FORMAT,

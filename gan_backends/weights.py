@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_backends import safetensors_files
 from gan_backends.files import CorruptFileError, read_npz, write_npz
 from gan_backends.models import Model, backend_of, network_of
 
@@ -57,14 +58,19 @@ def check_weights(
 
 
 def save_weights(model: Model, path: str | os.PathLike) -> Path:
-    """Save the model's canonical weights to ``path`` (an ``.npz`` any backend can load)."""
+    """Save the model's canonical weights to ``path`` (an ``.npz`` any backend can load; a
+    ``.safetensors`` path writes :mod:`gan_backends.safetensors_files`' format instead)."""
     network = network_of(model)
+    if safetensors_files.is_safetensors(path):
+        return safetensors_files.write_network(path, network.name, get_weights(model))
     arrays = {**get_weights(model), NETWORK_KEY: np.array(json.dumps(network.name))}
     return write_npz(path, arrays)
 
 
 def read_weights(path: str | os.PathLike) -> tuple[str, dict[str, np.ndarray]]:
     """The architecture name and the weights stored in a file written by :func:`save_weights`."""
+    if safetensors_files.is_safetensors(path):
+        return safetensors_files.read_network(path)
     arrays = read_npz(path, "weights file")
     if NETWORK_KEY not in arrays:
         raise CorruptFileError(
