@@ -36,8 +36,10 @@ BACKENDS: dict[str, BackendInfo] = {
 
 OPS = (
     "abs",
+    "add",
     "astype",
     "concat",
+    "divide",
     "dtype",
     "exp",
     "grad",
@@ -48,6 +50,7 @@ OPS = (
     "matmul",
     "maximum",
     "mean",
+    "multiply",
     "normal",
     "numpy",
     "ones",
@@ -56,6 +59,7 @@ OPS = (
     "shape",
     "sigmoid",
     "stack",
+    "subtract",
     "sum",
     "tanh",
     "tensor",
