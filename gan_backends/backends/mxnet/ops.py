@@ -44,7 +44,17 @@ def ones(shape, dtype):
 
 def normal(shape, mean, std, dtype):
     # MXNet's normal refuses a NaN or infinite mean or std as a parameter
-    return mean + std * mnp.random.normal(0.0, 1.0, size=shape, dtype=dtype)
+    return mean + std * (_normal64(shape) if dtype == "float64" else mnp.random.normal(size=shape))
+
+
+def _normal64(shape):
+    """Box-Muller from uniforms of 48 random bits: MXNet draws float64 in float32 precision."""
+    u, v = (
+        mnp.random.uniform(size=shape, dtype="float64")
+        + mnp.random.uniform(size=shape, dtype="float64") * 2.0**-24
+        for _ in range(2)
+    )
+    return mnp.sqrt(-2 * mnp.log1p(-u)) * mnp.cos(2 * onp.pi * v)
 
 
 def matmul(a, b):
