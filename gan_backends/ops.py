@@ -584,7 +584,7 @@ def _dtype_arg(op: str, dtype: Any) -> str:
     )
     try:
         name = np.dtype(dtype).name if isinstance(dtype, str | np.dtype) or numpy_type else None
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # np.dtype("0:") raises SyntaxError
         name = None
     if name not in DTYPES:
         raise OpError(f"{op}: dtype must be one of {', '.join(DTYPES)}; got {name or _show(dtype)}")
