@@ -26,13 +26,14 @@ Portable and not
 Dtypes
     ``float32`` (the default), ``float64``, ``int32`` and ``int64``, given as NumPy names, NumPy
     dtypes or NumPy scalar types; a framework's dtype object (``torch.float32``,
-    ``jnp.float32``) is refused on every backend. Any other dtype given to :func:`tensor`, :func:`zeros`, :func:`ones`, :func:`normal`,
-    :func:`arange` or :func:`astype` raises OpError, and so does a native tensor of another dtype
-    (bool, float16, ...) given to an op: convert it with :func:`astype`.
+    ``jnp.float32``) is refused on every backend. Any other dtype given to :func:`tensor`,
+    :func:`zeros`, :func:`ones`, :func:`normal`, :func:`arange` or :func:`astype` raises OpError,
+    and so does a native tensor of another dtype (bool, float16, ...) given to an op: convert it
+    with :func:`astype`.
 Promotion
     Ops on several tensors (:func:`add`, :func:`subtract`, :func:`multiply`, :func:`divide`,
-    :func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`) compute in one result dtype: the wider one of two ints or of two floats (int32 with int64
-    gives int64, float32 with float64 gives float64) and the float one where ints meet floats
+    :func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`) compute in one result dtype:
+    the wider one of two ints or of two floats (int32 with int64 gives int64, float32 with float64 gives float64) and the float one where ints meet floats
     (int64 with float32 gives float32, as in PyTorch and JAX). A real number ``b`` takes ``a``'s
     dtype, except that a float with an integer ``a`` computes in float32; an integer ``b`` that
     ``a``'s dtype cannot hold raises OpError. :func:`divide` of two integer tensors computes in
@@ -42,8 +43,8 @@ Shapes
     indexes with 32-bit ints); a larger shape raises OpError on every backend.
 Float-only functions
     :func:`exp`, :func:`log`, :func:`sigmoid`, :func:`tanh`, :func:`leaky_relu` and :func:`mean`
-    (and :func:`divide` of two integer tensors) convert an integer tensor to float32 first. :func:`abs` and :func:`relu` keep the dtype;
-    :func:`sum` gives int64 for int32 and keeps every other dtype.
+    (and :func:`divide` of two integer tensors) convert an integer tensor to float32 first.
+    :func:`abs` and :func:`relu` keep the dtype; :func:`sum` gives int64 for int32 and keeps every other dtype.
 Empty tensors
     A sum of no elements is 0, a mean of no elements NaN, with no warning.
 Errors
@@ -79,9 +80,11 @@ The sign of a zero result     ``maximum(0., -0.)``, ``relu(-0.)`` and     IEEE c
                                                                           ``==``
 :func:`grad` where ``x`` is   PyTorch gives 1 for relu at NaN, the        A NaN input has no
 NaN                           others 0 or NaN                             derivative
-:func:`grad` of :func:`tanh`  TensorFlow computes ``1 - tanh(x)**2`` from   Its kernel; the
-in float32 for ``|x| > 5``    the rounded result: 1.5% off at 5.86        value itself is
-                              (3.1829e-5 against 3.2305e-5)               exact; use float64
+:func:`grad` of :func:`tanh`  Every backend computes it from the rounded  The kernels; the
+and :func:`sigmoid` in the    result (``1 - y**2``, ``y * (1 - y)``): a   values themselves
+tails                         few eps off absolutely, not relatively      are exact; use
+                              (TensorFlow float32 at 5.86: 3.1829e-5      float64 for tails
+                              against 3.2305e-5)
 Values of :func:`normal`      Each framework's own generator              Seeds are per
                                                                           framework
 ============================  ==========================================  ====================
@@ -112,9 +115,9 @@ from gan_backends import selection
 
 __all__ = [
     "DTYPES", "DType", "OpError", "Shape", "Tensor", "abs", "add", "arange", "astype", "concat",
-    "divide", "dtype", "exp", "float32", "float64", "grad", "int32", "int64", "is_tensor", "leaky_relu",
-    "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy", "ones",
-    "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
+    "divide", "dtype", "exp", "float32", "float64", "grad", "int32", "int64", "is_tensor",
+    "leaky_relu", "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy",
+    "ones", "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
     "transpose", "zeros",
 ]  # fmt: skip
 

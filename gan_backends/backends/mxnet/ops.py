@@ -43,7 +43,8 @@ def ones(shape, dtype):
 
 
 def normal(shape, mean, std, dtype):
-    # MXNet's normal refuses a NaN or infinite mean or std as a parameter
+    # MXNet refuses a NaN, infinite or subnormal mean or std as a parameter, so they are arrays
+    mean, std = (mnp.array(onp.array(value, dtype)) for value in (mean, std))
     return mean + std * (_normal64(shape) if dtype == "float64" else mnp.random.normal(size=shape))
 
 
