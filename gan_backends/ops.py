@@ -33,7 +33,8 @@ Dtypes
 Promotion
     Ops on several tensors (:func:`add`, :func:`subtract`, :func:`multiply`, :func:`divide`,
     :func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`) compute in one result dtype:
-    the wider one of two ints or of two floats (int32 with int64 gives int64, float32 with float64 gives float64) and the float one where ints meet floats
+    the wider one of two ints or of two floats (int32 with int64 gives int64, float32 with
+    float64 gives float64) and the float one where ints meet floats
     (int64 with float32 gives float32, as in PyTorch and JAX). A real number ``b`` takes ``a``'s
     dtype, except that a float with an integer ``a`` computes in float32; an integer ``b`` that
     ``a``'s dtype cannot hold raises OpError. :func:`divide` of two integer tensors computes in
@@ -44,7 +45,8 @@ Shapes
 Float-only functions
     :func:`exp`, :func:`log`, :func:`sigmoid`, :func:`tanh`, :func:`leaky_relu` and :func:`mean`
     (and :func:`divide` of two integer tensors) convert an integer tensor to float32 first.
-    :func:`abs` and :func:`relu` keep the dtype; :func:`sum` gives int64 for int32 and keeps every other dtype.
+    :func:`abs` and :func:`relu` keep the dtype; :func:`sum` gives int64 for int32 and keeps
+    every other dtype.
 Empty tensors
     A sum of no elements is 0, a mean of no elements NaN, with no warning.
 Errors
