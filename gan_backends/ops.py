@@ -17,21 +17,36 @@ facade follows the Python array API standard (https://data-apis.org/array-api/).
 Tensors
     A tensor argument must be a tensor of the selected backend. Anything else (a list, a NumPy
     array, a number, None, another framework's tensor) raises :class:`OpError`; :func:`tensor`
-    is the one converter. One exception: :func:`maximum` takes a real number as ``b``.
+    is the one converter. One exception: the binary ops (:func:`add`, :func:`subtract`,
+    :func:`multiply`, :func:`divide`, :func:`maximum`) take a real number as ``b``.
+Portable and not
+    The facade functions are portable; the frameworks' native operators (``a + b``, ``a / b``)
+    are not: they follow each framework's own rules (TensorFlow refuses ``int32 + float32``,
+    the others promote). Write ``ops.add(a, b)`` where code must run on every backend.
 Dtypes
-    ``float32`` (the default), ``float64``, ``int32`` and ``int64``, given as NumPy names or NumPy
-    dtypes. Any other dtype given to :func:`tensor`, :func:`zeros`, :func:`ones`, :func:`normal`,
-    :func:`arange` or :func:`astype` raises OpError, and so does a native tensor of another dtype
-    (bool, float16, ...) given to an op: convert it with :func:`astype`.
+    ``float32`` (the default), ``float64``, ``int32`` and ``int64``, given as NumPy names, NumPy
+    dtypes or NumPy scalar types; a framework's dtype object (``torch.float32``,
+    ``jnp.float32``) is refused on every backend. Any other dtype given to :func:`tensor`,
+    :func:`zeros`, :func:`ones`, :func:`normal`, :func:`arange` or :func:`astype` raises OpError,
+    and so does a native tensor of another dtype (bool, float16, ...) given to an op: convert it
+    with :func:`astype`.
 Promotion
-    Ops on several tensors (:func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`)
-    compute in one result dtype: the wider one of two ints or of two floats (int32 with int64
-    gives int64, float32 with float64 gives float64) and the float one where ints meet floats
-    (int64 with float32 gives float32, as in PyTorch and JAX).
+    Ops on several tensors (:func:`add`, :func:`subtract`, :func:`multiply`, :func:`divide`,
+    :func:`matmul`, :func:`maximum`, :func:`concat`, :func:`stack`) compute in one result dtype:
+    the wider one of two ints or of two floats (int32 with int64 gives int64, float32 with
+    float64 gives float64) and the float one where ints meet floats
+    (int64 with float32 gives float32, as in PyTorch and JAX). A real number ``b`` takes ``a``'s
+    dtype, except that a float with an integer ``a`` computes in float32; an integer ``b`` that
+    ``a``'s dtype cannot hold raises OpError. :func:`divide` of two integer tensors computes in
+    float32. Integer arithmetic wraps around on overflow.
+Shapes
+    A tensor has at most 2**31 - 1 elements and no axis longer than that (MXNet's default build
+    indexes with 32-bit ints); a larger shape raises OpError on every backend.
 Float-only functions
     :func:`exp`, :func:`log`, :func:`sigmoid`, :func:`tanh`, :func:`leaky_relu` and :func:`mean`
-    convert an integer tensor to float32 first. :func:`abs` and :func:`relu` keep the dtype;
-    :func:`sum` gives int64 for int32 and keeps every other dtype.
+    (and :func:`divide` of two integer tensors) convert an integer tensor to float32 first.
+    :func:`abs` and :func:`relu` keep the dtype; :func:`sum` gives int64 for int32 and keeps
+    every other dtype.
 Empty tensors
     A sum of no elements is 0, a mean of no elements NaN, with no warning.
 Errors
@@ -42,7 +57,39 @@ Errors
     framework can see (memory, devices) raises the framework's own error.
 Gradients
     :func:`grad` differentiates ``sum(f(x))`` for a float ``x``; where ``f(x)`` does not depend
-    on ``x`` the gradient is zeros.
+    on ``x`` the gradient is zeros, and none flows through a cast to an integer dtype. At a kink
+    the gradient is that of the left-closed piece: :func:`abs` has 0 at +-0, :func:`relu` 0 at 0.
+
+Known differences
+-----------------
+What the backends may still do differently, and why it is left so. Tests hold every other
+case to NumPy on every backend (tests/test_ops_properties.py).
+
+============================  ==========================================  ====================
+What                          Backends differ                             Why it is left
+============================  ==========================================  ====================
+Subnormal floats (below       TensorFlow and JAX flush them to zero on    The flush is a CPU
+1.2e-38 in float32, 2.2e-308  the CPU (so ``log(-1e-45)`` is -inf, not    mode the frameworks
+in float64), as inputs or     NaN, and ``exp(-100)`` in float32 is 0);    set for speed; no
+results                       PyTorch and MXNet keep them, as NumPy does  public switch
+Float to integer of NaN,      JAX saturates (NaN gives 0), the others     Checking values
++-inf or values out of range  give the smallest integer; :func:`tensor`   needs a device sync
+(:func:`astype`, and          of NumPy data raises OpError instead        in every cast (NumPy
+:func:`tensor` of a tensor)                                               too leaves it
+                                                                          undefined)
+The sign of a zero result     ``maximum(0., -0.)``, ``relu(-0.)`` and     IEEE calls them
+                              ``sum`` of zeros may give 0. or -0.         equal; compare with
+                                                                          ``==``
+:func:`grad` where ``x`` is   PyTorch gives 1 for relu at NaN, the        A NaN input has no
+NaN                           others 0 or NaN                             derivative
+:func:`grad` of :func:`tanh`  Every backend computes it from the rounded  The kernels; the
+and :func:`sigmoid` in the    result (``1 - y**2``, ``y * (1 - y)``): a   values themselves
+tails                         few eps off absolutely, not relatively      are exact; use
+                              (TensorFlow float32 at 5.86: 3.1829e-5      float64 for tails
+                              against 3.2305e-5)
+Values of :func:`normal`      Each framework's own generator              Seeds are per
+                                                                          framework
+============================  ==========================================  ====================
 
 Backends
 --------
@@ -69,10 +116,11 @@ import numpy as np
 from gan_backends import selection
 
 __all__ = [
-    "DTYPES", "DType", "OpError", "Shape", "Tensor", "abs", "arange", "astype", "concat",
-    "dtype", "exp", "float32", "float64", "grad", "int32", "int64", "is_tensor", "leaky_relu",
-    "log", "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu",
-    "reshape", "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+    "DTYPES", "DType", "OpError", "Shape", "Tensor", "abs", "add", "arange", "astype", "concat",
+    "divide", "dtype", "exp", "float32", "float64", "grad", "int32", "int64", "is_tensor",
+    "leaky_relu", "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy",
+    "ones", "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
+    "transpose", "zeros",
 ]  # fmt: skip
 
 Tensor = Any
@@ -85,6 +133,7 @@ int32 = "int32"
 int64 = "int64"
 DTYPES = (float32, float64, int32, int64)
 FLOATS = (float32, float64)
+MAX_SIZE = 2**31 - 1
 
 
 class OpError(ValueError, TypeError):
@@ -123,13 +172,16 @@ def tensor(data: Any, dtype: DType = float32) -> Tensor:
 
     ``data`` is anything NumPy reads as an array of real numbers (a scalar, nested lists of
     equal lengths, a NumPy array) or a tensor of the selected backend (then this is
-    :func:`astype`). Unlike TensorFlow's ``tf.constant``, integers do not make an int32 tensor:
+    :func:`astype`); a list holding tensors is refused (join them with :func:`stack`). Unlike
+    TensorFlow's ``tf.constant``, integers do not make an int32 tensor:
     the default is float32 on every backend. Floats become integers by truncation toward zero;
     values an integer dtype cannot hold (NaN, infinities, out of range) raise OpError.
     """
     dtype = _dtype_arg("tensor", dtype)
     if is_tensor(data):
         return _backend().astype(data, dtype)
+    if isinstance(data, list | tuple) and _holds_tensor(data):
+        raise OpError("tensor: data is a list holding tensors; join them with ops.stack(...)")
     # Ragged lists: NumPy >= 1.24 raises, older ones warn and read objects.
     try:
         with warnings.catch_warnings():
@@ -144,6 +196,7 @@ def tensor(data: Any, dtype: DType = float32) -> Tensor:
         )
     if dtype in (int32, int64) and array.size and not _fits(array, dtype):
         raise OpError(f"tensor: data has values that {dtype} cannot hold (NaN, inf or too large)")
+    _size("tensor", array.shape)
     with np.errstate(over="ignore"):  # beyond float32's range is inf, as in any cast
         return _backend().tensor(np.array(array, dtype=dtype, order="C"))
 
@@ -164,13 +217,14 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, dtype: DType = flo
     d2l's own ``normal`` takes ``(mean, std, size)`` on PyTorch and MXNet but ``(shape, mean,
     std)`` on TensorFlow; here it is ``(shape, mean, std)`` everywhere. The values differ between
     frameworks for the same seed: use NumPy noise where backends must see the same numbers.
-    ``dtype`` must be a float dtype and ``std`` >= 0.
+    ``dtype`` must be a float dtype and ``std`` >= 0; a NaN or infinite ``mean`` or ``std`` gives
+    NaN or infinite samples, as in NumPy.
     """
     shape, dtype = _dims("normal", shape), _dtype_arg("normal", dtype)
     if dtype not in FLOATS:
         raise OpError(f"normal: dtype must be float32 or float64; got {dtype}")
     mean, std = float(_real("normal", "mean", mean)), float(_real("normal", "std", std))
-    if not std >= 0:
+    if not (std >= 0 or math.isnan(std)):
         raise OpError(f"normal: std must be >= 0; got {std}")
     return _backend().normal(shape, mean, std, dtype)
 
@@ -251,7 +305,7 @@ def reshape(x: Tensor, shape: Shape) -> Tensor:
         target = tuple(size // known if d == -1 else d for d in target)
     if -1 in target or math.prod(target) != size:
         raise OpError(f"reshape: cannot reshape shape {shape_x} ({size} elements) to {target}")
-    return _backend().reshape(x, target)
+    return _backend().reshape(x, _size("reshape", target))
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -322,27 +376,37 @@ def abs(x: Tensor) -> Tensor:
     return _backend().abs(x)
 
 
+def add(a: Tensor, b: Tensor | float) -> Tensor:
+    """Elementwise ``a + b``; shapes broadcast and dtypes promote (see Promotion)."""
+    return _binary("add", a, b)
+
+
+def subtract(a: Tensor, b: Tensor | float) -> Tensor:
+    """Elementwise ``a - b``; shapes broadcast and dtypes promote (see Promotion)."""
+    return _binary("subtract", a, b)
+
+
+def multiply(a: Tensor, b: Tensor | float) -> Tensor:
+    """Elementwise ``a * b``; shapes broadcast and dtypes promote (see Promotion)."""
+    return _binary("multiply", a, b)
+
+
+def divide(a: Tensor, b: Tensor | float) -> Tensor:
+    """Elementwise true division ``a / b``, like ``numpy.divide``: +-inf or NaN at 0.
+
+    Two integer operands divide in float32.
+    """
+    return _binary("divide", a, b, floats_only=True)
+
+
 def maximum(a: Tensor, b: Tensor | float) -> Tensor:
     """Elementwise maximum, NaN where either is NaN; shapes broadcast and dtypes promote.
 
-    ``b`` may also be a real number (Python or NumPy scalar). It takes ``a``'s dtype, except that
-    a float with an integer ``a`` computes in float32. Where ``a == b``, which of them receives
-    the :func:`grad` is not specified (PyTorch and JAX split it, TensorFlow and MXNet give it to
-    ``a``).
+    ``b`` may also be a real number (Python or NumPy scalar), promoted as in Promotion. Where
+    ``a == b``, which of them receives the :func:`grad` is not specified (PyTorch and JAX split
+    it, TensorFlow and MXNet give it to ``a``).
     """
-    backend = _backend()
-    a_dtype, shape_a = _info("maximum", "a", a)
-    if isinstance(b, numbers.Real) and not isinstance(b, bool):
-        result = a_dtype if a_dtype in FLOATS or isinstance(b, numbers.Integral) else float32
-        if result in (int32, int64) and not _fits(np.asarray(b), result):
-            raise OpError(f"maximum: b = {b} does not fit a's dtype {result}")
-        with np.errstate(over="ignore"):  # beyond float32's range is inf, as in any cast
-            b = backend.tensor(np.array(b, dtype=result))
-        return backend.maximum(backend.astype(a, result), b)
-    _require_tensor("maximum", "b", b, or_else=" or a real number")
-    b_dtype, shape_b = _info("maximum", "b", b)
-    _broadcast(shape_a, shape_b, f"maximum: shapes {shape_a} and {shape_b} do not broadcast")
-    return backend.maximum(*_in_result_dtype([a, b], [a_dtype, b_dtype]))
+    return _binary("maximum", a, b)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -364,10 +428,14 @@ def tanh(x: Tensor) -> Tensor:
 def leaky_relu(x: Tensor, alpha: float = 0.2) -> Tensor:
     """x where x > 0, else alpha * x (integers in float32).
 
-    ``alpha`` is 0.2 by default, as in the DCGAN discriminator.
+    ``alpha`` is 0.2 by default, as in the DCGAN discriminator; it is used in ``x``'s dtype and
+    must be finite there. At NaN and -inf the result is ``alpha * x`` (NaN for ``alpha = 0``).
     """
     alpha = float(_real("leaky_relu", "alpha", alpha))
-    return _backend().leaky_relu(_float("leaky_relu", x), alpha)
+    x = _float("leaky_relu", x)
+    if not math.fabs(alpha) <= float(np.finfo(_backend().dtype(x)).max):
+        raise OpError(f"leaky_relu: alpha must be finite in x's dtype; got {alpha}")
+    return _backend().leaky_relu(x, alpha)
 
 
 def numpy(x: Tensor) -> np.ndarray:
@@ -383,9 +451,14 @@ def shape(x: Tensor) -> tuple[int, ...]:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the selected framework's global generator (used by :func:`normal`)."""
+    """Seed the selected framework's global generator (used by :func:`normal`).
+
+    ``seed`` is an int in ``[0, 2**63)``; anything else raises OpError on every backend.
+    """
     if (index := _ints((seed,))) is None:
         raise OpError(f"manual_seed: seed must be an int; got {_show(seed)}")
+    if not 0 <= index[0] < 2**63:
+        raise OpError(f"manual_seed: seed must be in [0, 2**63); got {index[0]}")
     _backend().manual_seed(index[0])
 
 
@@ -461,6 +534,44 @@ def _in_result_dtype(tensors: Sequence[Tensor], dtypes: Sequence[str]) -> list[T
     ]
 
 
+def _binary(op: str, a: Tensor, b: Tensor | float, floats_only: bool = False) -> Tensor:
+    """``a`` and ``b`` checked, promoted and broadcast-checked, then the backend's ``op``."""
+    backend = _backend()
+    a_dtype, shape_a = _info(op, "a", a)
+    if isinstance(b, numbers.Real) and not isinstance(b, bool):
+        integral = isinstance(b, numbers.Integral)
+        result = a_dtype if a_dtype in FLOATS or integral else float32
+        if result in (int32, int64) and not np.iinfo(result).min <= int(b) <= np.iinfo(result).max:
+            raise OpError(f"{op}: b = {b} does not fit a's dtype {result}")
+        if floats_only and result not in FLOATS:
+            result = float32
+        with np.errstate(over="ignore"):  # beyond float32's range is inf, as in any cast
+            b = backend.tensor(np.array(b, dtype=result))
+        return getattr(backend, op)(backend.astype(a, result), b)
+    _require_tensor(op, "b", b, or_else=" or a real number")
+    b_dtype, shape_b = _info(op, "b", b)
+    _broadcast(shape_a, shape_b, f"{op}: shapes {shape_a} and {shape_b} do not broadcast")
+    a, b = _in_result_dtype([a, b], [a_dtype, b_dtype])
+    if floats_only and backend.dtype(a) not in FLOATS:
+        a, b = backend.astype(a, float32), backend.astype(b, float32)
+    return getattr(backend, op)(a, b)
+
+
+def _holds_tensor(data: list | tuple) -> bool:
+    return any(
+        is_tensor(item) or (isinstance(item, list | tuple) and _holds_tensor(item)) for item in data
+    )
+
+
+def _size(op: str, dims: tuple[int, ...]) -> tuple[int, ...]:
+    if max(dims, default=0) > MAX_SIZE or math.prod(dims) > MAX_SIZE:
+        raise OpError(
+            f"{op}: shape {dims} is too large; a tensor has at most 2**31 - 1 elements and no "
+            "longer axis"
+        )
+    return dims
+
+
 def _joined(op: str, tensors: Any) -> tuple[list[str], list[tuple[int, ...]]]:
     """The dtypes and shapes of the tensors to concat or stack, once they are checked."""
     if not isinstance(tensors, list | tuple):
@@ -472,9 +583,13 @@ def _joined(op: str, tensors: Any) -> tuple[list[str], list[tuple[int, ...]]]:
 
 
 def _dtype_arg(op: str, dtype: Any) -> str:
+    # JAX's and MXNet's dtype objects are NumPy's to np.dtype, PyTorch's and TensorFlow's are not
+    numpy_type = isinstance(dtype, type) and (
+        issubclass(dtype, np.generic) or dtype.__module__ == "builtins"
+    )
     try:
-        name = None if dtype is None else np.dtype(dtype).name
-    except TypeError:
+        name = np.dtype(dtype).name if isinstance(dtype, str | np.dtype) or numpy_type else None
+    except (TypeError, ValueError, SyntaxError):  # np.dtype("0:") raises SyntaxError
         name = None
     if name not in DTYPES:
         raise OpError(f"{op}: dtype must be one of {', '.join(DTYPES)}; got {name or _show(dtype)}")
@@ -485,7 +600,7 @@ def _dims(op: str, shape: Any) -> tuple[int, ...]:
     dims = _ints(shape if isinstance(shape, Iterable) else (shape,))
     if dims is None or any(d < 0 for d in dims):
         raise OpError(f"{op}: shape must be an int >= 0 or a sequence of them; got {_show(shape)}")
-    return dims
+    return _size(op, dims)
 
 
 def _ints(values: Any) -> tuple[int, ...] | None:
@@ -542,11 +657,12 @@ def _broadcast(shape_a: tuple[int, ...], shape_b: tuple[int, ...], message: str)
 
 def _fits(array: np.ndarray, dtype: str) -> bool:
     """Whether every value of ``array`` is an integer ``dtype`` can hold (after truncation)."""
-    if array.dtype.kind not in "biuf":  # a Python int beyond int64
+    if array.dtype.kind not in "biuf" or not np.isfinite(array).all():  # or an int beyond int64
         return False
-    info = np.iinfo(dtype)
-    with np.errstate(invalid="ignore"):
-        return bool(np.isfinite(array).all() and info.min <= array.min() <= array.max() <= info.max)
+    # Python compares ints with floats exactly, where NumPy 1 rounds int64 bounds to float64
+    exact = int if array.dtype.kind in "biu" else lambda value: np.trunc(value).item()
+    low, high = exact(array.min()), exact(array.max())
+    return np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max
 
 
 def _typename(value: Any) -> str:

@@ -6,6 +6,7 @@ tuple or string, for ``shape`` and ``dtype``), or an exception of one type with 
 full. ``{backend}`` in a message stands for the selected backend's name.
 """
 
+import importlib
 import math
 import warnings
 from typing import NamedTuple
@@ -189,6 +190,52 @@ CASES = [
     ("arange/infinite", lambda: ops.arange(math.inf), Raises("arange: bounds must be finite and step not 0; got (0, inf, 1)")),
     ("manual_seed/float", lambda: ops.manual_seed(1.5), Raises("manual_seed: seed must be an int; got 1.5")),
     ("leaky_relu/alpha_a_tensor", lambda: ops.leaky_relu(ops.ones(1), alpha=[0.1]), Raises("leaky_relu: alpha must be a real number; got list")),
+    # What a property-based search against NumPy found (issue 25), one case per finding.
+    ("sum/inf_meets_finite", lambda: ops.sum(t([math.inf, 1], "float64")), np.array(math.inf)),
+    ("sum/minus_inf_meets_finite", lambda: ops.sum(t([-math.inf, 1, 2])), np.array(-math.inf, np.float32)),
+    ("sum/inf_meets_minus_inf", lambda: ops.sum(t([math.inf, -math.inf, 1])), np.array(nan, np.float32)),
+    ("sum/inf_along_an_axis_keepdims", lambda: ops.sum(t([[math.inf, 1], [2, 3]]), axis=1, keepdims=True), f32([math.inf], [5])),
+    ("mean/inf_meets_finite", lambda: ops.mean(t([math.inf, 1], "float64")), np.array(math.inf)),
+    ("abs/largest_int64", lambda: ops.abs(t([2**63 - 1, -(2**63 - 1)], "int64")), np.array([2**63 - 1] * 2, np.int64)),
+    ("leaky_relu/scalar", lambda: ops.leaky_relu(t(-2)), np.array(-0.4, np.float32)),
+    ("leaky_relu/scalar_grad", lambda: ops.grad(ops.leaky_relu, t(-2)), np.array(0.2, np.float32)),
+    ("leaky_relu/alpha_zero_at_nan_and_minus_inf", lambda: ops.leaky_relu(t([nan, -math.inf, -2]), alpha=0.0), f32(nan, nan, 0)),
+    ("leaky_relu/float64_alpha_is_not_rounded", lambda: ops.leaky_relu(t([-1.2295, -1.7e308], "float64")), np.array([-1.2295 * 0.2, -1.7e308 * 0.2])),
+    ("leaky_relu/negative_alpha_grad", lambda: ops.grad(lambda x: ops.leaky_relu(x, -0.5), t([-2, 3], "float64")), np.array([-0.5, 1])),
+    ("leaky_relu/alpha_beyond_float32", lambda: ops.leaky_relu(t([1]), alpha=1e300), Raises("leaky_relu: alpha must be finite in x's dtype; got 1e+300")),
+    ("leaky_relu/alpha_infinite", lambda: ops.leaky_relu(t([1], "float64"), alpha=math.inf), Raises("leaky_relu: alpha must be finite in x's dtype; got inf")),
+    ("grad/none_through_an_int_cast", lambda: ops.grad(lambda x: ops.astype(ops.astype(x, "int32"), "float32"), t([1.5, 2])), f32(0, 0)),
+    ("grad/abs_at_zeros", lambda: ops.grad(ops.abs, t([0.0, -0.0, 2, -2])), f32(0, 0, 1, -1)),
+    ("grad/relu_at_zero", lambda: ops.grad(ops.relu, t([0.0, -0.0])), f32(0, 0)),
+    ("normal/float64_has_float64_precision", lambda: bool((lambda s: (s.astype(np.float32) != s).all())(ops.numpy(ops.normal(64, dtype="float64")))), True),
+    ("normal/nan_mean", lambda: ops.normal(2, mean=nan), f32(nan, nan)),
+    ("normal/infinite_mean", lambda: ops.normal(2, mean=-math.inf, std=0.5), f32(-math.inf, -math.inf)),
+    ("normal/infinite_std", lambda: bool(np.isinf(ops.numpy(ops.normal(4, std=math.inf))).all()), True),
+    ("zeros/empty_with_an_axis_beyond_2**31", lambda: ops.zeros((2**40, 0)), Raises("zeros: shape (1099511627776, 0) is too large; a tensor has at most 2**31 - 1 elements and no longer axis")),
+    ("zeros/empty_with_an_axis_of_2**32+1", lambda: ops.zeros((2**32 + 1, 0)), Raises("zeros: shape (4294967297, 0) is too large; a tensor has at most 2**31 - 1 elements and no longer axis")),
+    ("zeros/2**40_elements", lambda: ops.zeros((2**40,)), Raises("zeros: shape (1099511627776,) is too large; a tensor has at most 2**31 - 1 elements and no longer axis")),
+    ("reshape/beyond_2**31", lambda: ops.reshape(ops.zeros(0), (2**31, 0)), Raises("reshape: shape (2147483648, 0) is too large; a tensor has at most 2**31 - 1 elements and no longer axis")),
+    ("tensor/int64_of_2**63", lambda: t(2**63, "int64"), Raises("tensor: data has values that int64 cannot hold (NaN, inf or too large)")),
+    ("tensor/int64_of_float_2**63", lambda: t(2.0**63, "int64"), Raises("tensor: data has values that int64 cannot hold (NaN, inf or too large)")),
+    ("tensor/int64_largest", lambda: t([2**63 - 1, -(2**63)], "int64"), np.array([2**63 - 1, -(2**63)], np.int64)),
+    ("tensor/int32_truncation_that_fits", lambda: t(2147483647.5, "int32"), np.array(2147483647, np.int32)),
+    ("tensor/int32_of_float32_rounded_beyond", lambda: t(np.float32(2147483647.5), "int32"), Raises("tensor: data has values that int32 cannot hold (NaN, inf or too large)")),
+    ("tensor/list_of_scalar_tensors", lambda: t([t(1), t(2)]), Raises("tensor: data is a list holding tensors; join them with ops.stack(...)", eager=False)),
+    ("maximum/int64_and_2**63", lambda: ops.maximum(t([1], "int64"), 2**63), Raises("maximum: b = 9223372036854775808 does not fit a's dtype int64")),
+    ("maximum/int64_and_uint64_2**63", lambda: ops.maximum(t([1], "int64"), np.uint64(2**63)), Raises("maximum: b = 9223372036854775808 does not fit a's dtype int64")),
+    ("manual_seed/largest", lambda: ops.manual_seed(2**63 - 1), None),
+    ("manual_seed/2**63", lambda: ops.manual_seed(2**63), Raises("manual_seed: seed must be in [0, 2**63); got 9223372036854775808")),
+    ("manual_seed/2**64", lambda: ops.manual_seed(2**64), Raises("manual_seed: seed must be in [0, 2**63); got 18446744073709551616")),
+    ("manual_seed/2**70", lambda: ops.manual_seed(2**70), Raises("manual_seed: seed must be in [0, 2**63); got 1180591620717411303424")),
+    ("manual_seed/negative", lambda: ops.manual_seed(-1), Raises("manual_seed: seed must be in [0, 2**63); got -1")),
+    # The portable arithmetic: NumPy's promotion on every backend (native operators differ).
+    ("add/int32_and_float32", lambda: ops.add(t([1], "int32"), t([0.5])), f32(1.5)),
+    ("subtract/int32_and_int64", lambda: ops.subtract(t([1], "int32"), t([2**40], "int64")), np.array([1 - 2**40], np.int64)),
+    ("multiply/int_wraps", lambda: ops.multiply(t([2**31 - 1], "int32"), 2), np.array([-2], np.int32)),
+    ("divide/by_zero", lambda: ops.divide(t([1, -1, 0], "float64"), 0.0), np.array([math.inf, -math.inf, nan])),
+    ("divide/int_by_int_scalar", lambda: ops.divide(t([3], "int64"), 2), f32(1.5)),
+    ("add/b_too_large", lambda: ops.add(t([1], "int32"), 2**31), Raises("add: b = 2147483648 does not fit a's dtype int32")),
+    ("divide/shapes_do_not_broadcast", lambda: ops.divide(ops.ones(2), ops.ones(3)), Raises("divide: shapes (2,) and (3,) do not broadcast")),
     # Gradients: float x only; f(x) a float tensor; zeros where f(x) does not depend on x.
     ("grad/constant_function", lambda: ops.grad(lambda x: ops.ones(3), t([1, 2])), f32(0, 0)),
     ("grad/constant_function_float64", lambda: ops.grad(lambda x: ops.ones(3), t([1, 2], "float64")), np.zeros(2, np.float64)),
@@ -218,19 +265,20 @@ X_OPS = {
     "shape": ops.shape, "dtype": ops.dtype, "astype": lambda x: ops.astype(x, "float32"),
     "grad": lambda x: ops.grad(ops.exp, x),
 }  # fmt: skip
+BINARY_OPS = {"add": ops.add, "subtract": ops.subtract, "multiply": ops.multiply, "divide": ops.divide, "maximum": ops.maximum}  # fmt: skip
 for kind, value, type_name in NOT_TENSORS:
     got = f"got {type_name}. {MAKE_ONE}"
     CASES += [
         *((f"{op}/x_{kind}", lambda f=f, v=value: f(v), Raises(f"{op}: x must be a tensor of the {{backend}} backend; {got}")) for op, f in X_OPS.items()),
         (f"matmul/a_{kind}", lambda v=value: ops.matmul(v, ops.ones((2, 2))), Raises(f"matmul: a must be a tensor of the {{backend}} backend; {got}")),
         (f"matmul/b_{kind}", lambda v=value: ops.matmul(ops.ones((2, 2)), v), Raises(f"matmul: b must be a tensor of the {{backend}} backend; {got}")),
-        (f"maximum/a_{kind}", lambda v=value: ops.maximum(v, ops.ones(2)), Raises(f"maximum: a must be a tensor of the {{backend}} backend; {got}")),
+        *((f"{op}/a_{kind}", lambda f=f, v=value: f(v, ops.ones(2)), Raises(f"{op}: a must be a tensor of the {{backend}} backend; {got}")) for op, f in BINARY_OPS.items()),
         (f"concat/element_{kind}", lambda v=value: ops.concat([ops.ones(2), v]), Raises(f"concat: tensors[1] must be a tensor of the {{backend}} backend; {got}")),
         (f"stack/element_{kind}", lambda v=value: ops.stack([v, ops.ones(2)]), Raises(f"stack: tensors[0] must be a tensor of the {{backend}} backend; {got}")),
     ]  # fmt: skip
-    if kind != "number":  # a number is maximum's documented exception
-        CASES.append((f"maximum/b_{kind}", lambda v=value: ops.maximum(ops.ones(2), v), Raises(f"maximum: b must be a tensor of the {{backend}} backend or a real number; {got}")))  # fmt: skip
-CASES.append(("maximum/b_bool", lambda: ops.maximum(ops.ones(2), True), Raises(f"maximum: b must be a tensor of the {{backend}} backend or a real number; got bool. {MAKE_ONE}")))  # fmt: skip
+    if kind != "number":  # a number is the binary ops' documented exception
+        CASES += [(f"{op}/b_{kind}", lambda f=f, v=value: f(ops.ones(2), v), Raises(f"{op}: b must be a tensor of the {{backend}} backend or a real number; {got}")) for op, f in BINARY_OPS.items()]  # fmt: skip
+CASES += [(f"{op}/b_bool", lambda f=f: f(ops.ones(2), True), Raises(f"{op}: b must be a tensor of the {{backend}} backend or a real number; got bool. {MAKE_ONE}")) for op, f in BINARY_OPS.items()]  # fmt: skip
 
 TENSOR_TYPES = {"torch": "torch.Tensor", "tensorflow": "tensorflow.EagerTensor", "mxnet": "mxnet.ndarray", "jax": "jaxlib.ArrayImpl"}  # fmt: skip
 
@@ -352,6 +400,24 @@ def test_a_tensor_of_another_framework_is_refused_with_its_type(all_backends):
                 str(error.value)
                 == f"exp: x must be a tensor of the {name} backend; got {TENSOR_TYPES[other]}. {MAKE_ONE}"
             )
+
+
+FRAMEWORK_DTYPES = {
+    "torch": ("torch", "float32", "torch.dtype"),
+    "tensorflow": ("tensorflow", "float32", "tensorflow.DType"),
+    "jax": ("jax.numpy", "float32", "jax._ScalarMeta"),
+}
+
+
+def test_the_backends_own_dtype_object_is_refused(backend):
+    """MXNet's ``mxnet.np.float32`` is NumPy's own type, so it is a NumPy dtype like any other."""
+    if backend not in FRAMEWORK_DTYPES:
+        pytest.skip(f"{backend}'s dtype objects are NumPy's")
+    module, name, shown = FRAMEWORK_DTYPES[backend]
+    framework_dtype = getattr(importlib.import_module(module), name)
+    with pytest.raises(OpError) as error:
+        ops.zeros(1, framework_dtype)
+    assert str(error.value) == f"zeros: dtype must be one of {DTYPES}; got {shown}"
 
 
 def test_op_error_is_a_value_error_and_a_type_error_exported_from_the_package():

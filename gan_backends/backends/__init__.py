@@ -107,8 +107,10 @@ BACKENDS: dict[str, BackendInfo] = dict(
 
 OPS = (
     "abs",
+    "add",
     "astype",
     "concat",
+    "divide",
     "dtype",
     "exp",
     "grad",
@@ -119,6 +121,7 @@ OPS = (
     "matmul",
     "maximum",
     "mean",
+    "multiply",
     "normal",
     "numpy",
     "ones",
@@ -127,6 +130,7 @@ OPS = (
     "shape",
     "sigmoid",
     "stack",
+    "subtract",
     "sum",
     "tanh",
     "tensor",

@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
-    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
-    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "add", "astype", "concat", "divide", "dtype", "exp", "grad", "is_tensor", "leaky_relu",
+    "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy", "ones",
+    "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
+    "transpose", "zeros",
 ]  # fmt: skip
 
 _key = None
@@ -88,7 +89,23 @@ def log(x):
 
 
 def abs(x):
-    return jnp.abs(x)
+    return x * jnp.sign(x) if x.dtype.kind == "f" else jnp.abs(x)  # jnp.abs: gradient 1 at 0
+
+
+def add(a, b):
+    return jnp.add(a, b)
+
+
+def subtract(a, b):
+    return jnp.subtract(a, b)
+
+
+def multiply(a, b):
+    return jnp.multiply(a, b)
+
+
+def divide(a, b):
+    return jnp.divide(a, b)
 
 
 def maximum(a, b):

@@ -4,9 +4,10 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
-    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
-    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "add", "astype", "concat", "divide", "dtype", "exp", "grad", "is_tensor", "leaky_relu",
+    "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy", "ones",
+    "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
+    "transpose", "zeros",
 ]  # fmt: skip
 
 
@@ -78,6 +79,22 @@ def abs(x):
     return tf.abs(x)
 
 
+def add(a, b):
+    return tf.math.add(a, b)
+
+
+def subtract(a, b):
+    return tf.math.subtract(a, b)
+
+
+def multiply(a, b):
+    return tf.math.multiply(a, b)
+
+
+def divide(a, b):
+    return tf.math.truediv(a, b)
+
+
 def maximum(a, b):
     return tf.maximum(a, b)
 
@@ -95,7 +112,7 @@ def tanh(x):
 
 
 def leaky_relu(x, alpha):
-    return tf.nn.leaky_relu(x, alpha)
+    return tf.where(x > 0, x, alpha * x)  # tf.nn.leaky_relu rounds alpha to float32
 
 
 def numpy(x):

@@ -4,9 +4,10 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
-    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
-    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "add", "astype", "concat", "divide", "dtype", "exp", "grad", "is_tensor", "leaky_relu",
+    "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal", "numpy", "ones",
+    "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
+    "transpose", "zeros",
 ]  # fmt: skip
 
 
@@ -76,6 +77,22 @@ def log(x):
 
 def abs(x):
     return torch.abs(x)
+
+
+def add(a, b):
+    return torch.add(a, b)
+
+
+def subtract(a, b):
+    return torch.subtract(a, b)
+
+
+def multiply(a, b):
+    return torch.multiply(a, b)
+
+
+def divide(a, b):
+    return torch.divide(a, b)
 
 
 def maximum(a, b):
