@@ -25,7 +25,7 @@ from gan_backends import datasets, distributed, download, experiments, models, p
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
-from gan_backends.files import CorruptFileError, WriteError
+from gan_backends.files import CorruptFileError, WriteError, check_output_path, write_atomically
 from gan_backends.runs import RunFolderError
 from gan_backends.weights import set_weights
 
@@ -48,6 +48,13 @@ def backend_name(text: str) -> str:
     if name not in selection.DEFAULT_ORDER:
         raise argparse.ArgumentTypeError(f"unknown backend {text!r}; valid: {VALID}")
     return name
+
+
+def output_path(text: str) -> Path:
+    """``--out``'s type: a path that is not empty (``Path("")`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a path")
+    return Path(text)
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -112,7 +119,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=("gan", "dcgan"), help="d2l 20.1's GAN or 20.2's DCGAN")
     _backend_flag(parser)
     run = parser.add_argument_group("the run folder")
-    run.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
+    run.add_argument("--out", type=output_path, help="output folder (default runs/MODEL-BACKEND)")
     run.add_argument("--resume", action="store_true", help="continue the run in OUT")
     run.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
     run.add_argument("--initial", type=Path, help="start from these weights (.npz)")
@@ -180,6 +187,12 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def sample(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "--out")
+    array = args.save_array
+    if array and array.suffix != ".npy":  # as np.save names it
+        array = array.with_name(f"{array.name}.npy")
+    if array:
+        check_output_path(array, "--save-array")
     checkpoint = load_checkpoint(args.checkpoint)
     config = Config.from_dict(checkpoint.config)
     generator = models.build(config.networks()[0])
@@ -193,8 +206,8 @@ def sample(args: argparse.Namespace) -> int:
         rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
         title = experiments.grid_title(config, checkpoint.epoch)
         path = plots.save_image_grid(fake, args.out, rows, columns, title)
-    if args.save_array:
-        np.save(args.save_array, fake)
+    if array:
+        write_atomically(array, lambda file: np.save(file, fake))
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
     return 0
 
@@ -311,8 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample_parser.add_argument(
         "--checkpoint", type=Path, required=True, help="a checkpoint.npz that training wrote"
     )
-    sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
+    sample_parser.add_argument(
+        "--out", type=output_path, required=True,
+        help="the PNG to write (a symbolic link, FIFO or device there is refused, not replaced)",
+    )  # fmt: skip
+    sample_parser.add_argument(
+        "--save-array", type=output_path, help="also save the samples (.npy)"
+    )
     sample_parser.set_defaults(handler=sample)
 
     launch_parser = commands.add_parser(

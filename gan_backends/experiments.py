@@ -8,6 +8,7 @@ the same batches and noise, so runs on different frameworks are directly compara
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -279,6 +280,15 @@ def run(
                 "quality": quality_history,
             }
 
+        if trainer.epoch >= config.epochs and chief and _final_outputs_missing(config, out):
+            print(
+                f"{checkpoint_path} holds all {trainer.epoch} epochs, but the final outputs are "
+                "incomplete: writing them",
+                file=sys.stderr,
+            )
+            result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
+            write_json(out / "metrics.json", result)
+            return result
         if trainer.epoch >= config.epochs:
             print(
                 f"{checkpoint_path} already holds {trainer.epoch} "
@@ -301,6 +311,8 @@ def run(
             config_record = {**asdict(config), "quality": quality_history}
             save_checkpoint(checkpoint_path, trainer, config_record)
             saved_epoch = trainer.epoch
+            history, title = trainer.history, f"{config.model} on {selection.current_name()}"
+            plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
             write_json(out / "metrics.json", metrics())
             if interrupted.is_set():  # Ctrl-C raised where Python ignores it, in a __del__
                 raise KeyboardInterrupt
@@ -344,6 +356,17 @@ def _final_outputs(
         "true_mean": mean.tolist(),
         "true_cov": cov.tolist(),
     }
+
+
+def _final_outputs_missing(config: Config, out: Path) -> bool:
+    """Whether a run whose epochs are all done lacks a file (or a metric) its end writes."""
+    if not ((out / "samples.png").is_file() and (out / "losses.png").is_file()):
+        return True
+    try:
+        written = json.loads((out / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return config.model == "gan" and "learned_mean" not in written
 
 
 def grid_title(config: Config, epoch: int) -> str:

@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -17,8 +18,8 @@ import pytest
 from gan_backends import experiments
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
-from gan_backends.files import WriteError
-from gan_backends.runs import LOCK_FILE, RunFolder, RunFolderError
+from gan_backends.files import WriteError, write_json
+from gan_backends.runs import LOCK_FILE, MANIFEST, RunFolder, RunFolderError
 from tests.conftest import per_backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +57,15 @@ def test_a_new_run_refuses_a_folder_that_holds_another_run(selected, tmp_path):
 
 def test_overwrite_replaces_the_old_runs_files_and_nothing_else(selected, tmp_path):
     experiments.run(replace(SHORT_DCGAN, epochs=3), tmp_path)
-    (tmp_path / "notes.txt").write_text("mine")
+    mine = ["notes.txt", "samples_epoch_best_keep.png", ".notes.tmp"]
+    for name in mine:
+        (tmp_path / name).write_text("mine")
     experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path, overwrite=True)
-    assert sorted(p.name for p in tmp_path.glob("samples_epoch*.png")) == ["samples_epoch001.png"]
+    assert sorted(p.name for p in tmp_path.glob("samples_epoch*.png")) == [
+        "samples_epoch001.png", "samples_epoch_best_keep.png",
+    ]  # fmt: skip
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert [(tmp_path / name).read_text() for name in mine] == ["mine"] * 3
 
 
 def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(selected, tmp_path):
@@ -99,11 +104,88 @@ def test_the_lock_of_a_killed_run_does_not_block_the_folder(tmp_path):
         assert folder.path == tmp_path
 
 
-def test_a_killed_runs_temporary_files_are_cleaned_up(selected, tmp_path):
-    experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
-    (tmp_path / ".checkpoint.npz.k2j4x.tmp").write_bytes(b"half a checkpoint")
-    experiments.run(SHORT_GAN, tmp_path, resume=True)
-    assert list(tmp_path.glob(".*.tmp")) == []
+def test_a_killed_runs_temporary_files_are_cleaned_up_and_no_one_elses(tmp_path):
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import tempfile, time\nfrom gan_backends.runs import RunFolder\n"
+         f"folder = RunFolder({str(tmp_path)!r})\n"
+         "_, half = tempfile.mkstemp('.tmp', folder.temporary_prefix, folder.path)\n"
+         "print(half, flush=True)\ntime.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    half_written = Path(writer.stdout.readline().strip())
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    users = [tmp_path / ".notes.tmp", tmp_path / ".checkpoint.npz.k2j4x.tmp"]
+    for path in users:
+        path.write_text("mine")
+    assert half_written.exists()
+    with RunFolder(tmp_path, resume=True) as folder:
+        assert not half_written.exists()
+        assert folder.temporary_prefix not in half_written.name
+    assert [path.read_text() for path in users] == ["mine", "mine"]
+
+
+def test_what_a_run_writes_is_named_in_its_manifest_before_it_is_in_place(selected, tmp_path):
+    experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert sorted(manifest["written"]) == [
+        "checkpoint.npz", "losses.png", "metrics.json", "samples.png", "samples_epoch001.png",
+    ]  # fmt: skip
+    assert [prefix.startswith(".gan_backends-") for prefix in manifest["temporary_prefixes"]] == [
+        True
+    ]
+
+
+def test_a_file_no_run_wrote_is_never_replaced(tmp_path):
+    (tmp_path / "samples.png").write_text("my picture")
+    (tmp_path / "samples_epoch_best_keep.png").write_text("mine too")
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path} holds samples.png, which no run wrote there, and a run would replace them: "
+        "move them away, or choose another --out"
+    )
+    with pytest.raises(RunFolderError, match=r"holds samples\.png, which no run wrote"):
+        RunFolder(tmp_path, overwrite=True)
+    (tmp_path / "samples.png").unlink()
+    with RunFolder(tmp_path) as folder:
+        (tmp_path / "metrics.json").write_text("made meanwhile by someone else")
+        with pytest.raises(WriteError, match=r"did not write it .* so it is not replaced"):
+            write_json(tmp_path / "metrics.json", {})
+        assert folder.written == []
+    assert (tmp_path / "metrics.json").read_text() == "made meanwhile by someone else"
+    assert (tmp_path / "samples_epoch_best_keep.png").read_text() == "mine too"
+
+
+def test_a_damaged_manifest_is_named_and_left_alone(tmp_path):
+    (tmp_path / MANIFEST).write_text("{not json")
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path, resume=True)
+    assert str(refused.value).startswith(f"{tmp_path / MANIFEST} is damaged (")
+    assert str(refused.value).endswith(
+        f"it lists what the runs in {tmp_path} wrote: delete it only if no run's files are "
+        "there, or choose another --out"
+    )
+    assert (tmp_path / MANIFEST).read_text() == "{not json"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_and_folders_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        with RunFolder(tmp_path / "run") as folder:
+            written = write_json(folder.path / "metrics.json", {})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(folder.path.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((folder.path / MANIFEST).stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_run_that_cannot_start_leaves_no_folder_behind(selected, tmp_path):
+    with pytest.raises(ValueError, match="--batch-size 100"):
+        experiments.run(replace(SHORT_GAN, batch_size=100), tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -156,11 +238,31 @@ def test_a_full_disk_leaves_the_last_checkpoint_intact_and_says_so(selected, tmp
 
 def test_resuming_a_finished_run_changes_nothing(selected, tmp_path, capsys):
     experiments.run(SHORT_GAN, tmp_path)
-    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != MANIFEST}
     metrics = experiments.run(SHORT_GAN, tmp_path, resume=True)
     assert metrics["epochs_done"] == 2
     assert "already holds 2 epochs (--epochs 2): nothing to train" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != MANIFEST} == files
+
+
+def test_resuming_a_finished_run_writes_the_final_output_a_full_disk_stopped(
+    selected, tmp_path, monkeypatch, capsys
+):
+    def disk_full(*arguments, **keywords):
+        raise WriteError(f"could not write {tmp_path / 'samples.png'}: No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiments.plots, "plot_gaussian", disk_full)
+        with pytest.raises(WriteError, match="holds epoch 1 and is intact"):
+            experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
+    assert not (tmp_path / "samples.png").exists()
+    metrics = experiments.run(replace(SHORT_GAN, epochs=1), tmp_path, resume=True)
+    assert "holds all 1 epochs, but the final outputs are incomplete" in capsys.readouterr().err
+    assert (tmp_path / "samples.png").is_file()
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["learned_mean"]
+        == (metrics["learned_mean"])
+    )
 
 
 def test_a_run_resumed_on_another_backend_records_each_epochs_backend(all_backends, tmp_path):
