@@ -2,6 +2,7 @@
 nothing loaded or compiled first, nothing of the user's lost."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import gan_backends as gb
 from gan_backends import experiments, models
 from gan_backends.checkpoints import load_checkpoint
+from gan_backends.cli import main as cli_main
 from gan_backends.experiments import Config
 from gan_backends.files import CorruptFileError
 from gan_backends.weights import read_weights, save_weights
@@ -277,3 +279,51 @@ def test_resume_refuses_a_checkpoint_of_other_settings_in_one_line(selected, tmp
         "checkpoint's settings or another --out folder",
     )
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
+
+
+def test_sample_refuses_an_out_it_would_replace_before_any_work(tmp_path, capsys):
+    (tmp_path / "mine.npy").write_text("my array")
+    (tmp_path / "link.npy").symlink_to(tmp_path / "mine.npy")
+    os.mkfifo(tmp_path / "fifo.npy")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "socket.npy"))
+    specials = {
+        tmp_path / "link.npy": "a symbolic link",
+        tmp_path / "fifo.npy": "a FIFO",
+        tmp_path / "socket.npy": "a socket",
+        tmp_path: "a folder",
+    }
+    modes = {path: os.lstat(path).st_mode for path in [*specials, Path(os.devnull)]}
+    never_read = ["sample", "--checkpoint", str(tmp_path / "no_checkpoint.npz")]
+    with server:
+        cases = [(["--out", str(path)], path, kind) for path, kind in specials.items()]
+        cases += [
+            (["--out", str(tmp_path / "grid.png"), "--save-array", str(path)], path, kind)
+            for path, kind in specials.items()
+            if path.suffix == ".npy"  # elsewhere --save-array adds .npy, as np.save does
+        ]
+        cases += [(["--out", os.devnull], Path(os.devnull), "a device")]
+        for flags, path, kind in cases:
+            assert cli_main([*never_read, *flags]) == 2
+            assert capsys.readouterr().err == (
+                f"gan-backends: error: {flags[-2]} {path} is {kind}, which is never replaced "
+                "or written through; give the path of a regular file\n"
+            ), flags
+        assert cli_main([*never_read, "--out", str(tmp_path / "mine.npy" / "grid.png")]) == 2
+        assert capsys.readouterr().err == (
+            f"gan-backends: error: --out {tmp_path / 'mine.npy' / 'grid.png'}: cannot write "
+            f"into {tmp_path / 'mine.npy'}; choose a writable folder\n"
+        )
+        for command in (never_read, ["train", "gan"]):
+            with pytest.raises(SystemExit):
+                cli_main([*command, "--out", ""])
+            assert (
+                capsys.readouterr()
+                .err.splitlines()[-1]
+                .endswith("error: argument --out: is empty; give a path")
+            )
+    assert {path: os.lstat(path).st_mode for path in modes} == modes
+    assert (tmp_path / "mine.npy").read_text() == "my array"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo.npy", "link.npy", "mine.npy", "socket.npy",
+    ]  # fmt: skip

@@ -193,14 +193,32 @@ def test_a_run_that_cannot_start_leaves_no_folder_behind(selected, tmp_path):
     [
         ("a_file", "--out {out} is a file; give the path of a folder"),
         ("a_file/below", "cannot use --out {out}: Not a directory; choose a writable folder"),
+        ("a_fifo", "--out {out} is not a folder; give the path of a folder"),
+        ("a_link_to_a_file", "--out {out} is a file; give the path of a folder"),
+        ("", "--out is empty; give the path of a folder"),
     ],
 )
 def test_an_out_that_cannot_be_a_folder_is_named(tmp_path, out, message):
     (tmp_path / "a_file").write_text("keep me")
+    os.mkfifo(tmp_path / "a_fifo")
+    (tmp_path / "a_link_to_a_file").symlink_to(tmp_path / "a_file")
+    if not out:
+        with pytest.raises(RunFolderError, match=message):
+            RunFolder("")
+        return
     with pytest.raises(RunFolderError) as refused:
         RunFolder(tmp_path / out)
     assert str(refused.value) == message.format(out=tmp_path / out)
     assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_an_out_that_links_to_a_folder_is_written_through(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with RunFolder(tmp_path / "link") as folder:
+        write_json(folder.path / "metrics.json", {})
+    assert (tmp_path / "link").is_symlink()
+    assert (tmp_path / "elsewhere" / "metrics.json").read_text() == "{}\n"
 
 
 def test_a_read_only_folder_is_named(tmp_path, monkeypatch):
