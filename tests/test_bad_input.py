@@ -1,6 +1,7 @@
 """Every bad input ends in one line that names the flag or the file and the fix: no traceback,
 nothing loaded or compiled first, nothing of the user's lost."""
 
+import json
 import os
 import socket
 import subprocess
@@ -139,6 +140,39 @@ def test_a_damaged_checkpoint_is_named_and_never_half_read(selected, checkpoint_
         for group in ("generator", "discriminator", "optimizer"):
             for name, value in getattr(intact, group).items():
                 np.testing.assert_array_equal(getattr(loaded, group)[name], value, err_msg=how)
+
+
+WRONG_FIELDS = [
+    ({"epoch": -5}, "'epoch' is -5; expected an integer >= 0"),
+    ({"epoch": "3"}, "'epoch' is '3'; expected an integer >= 0"),
+    ({"epoch": True}, "'epoch' is True; expected an integer >= 0"),
+    ({"config": ["gan"]}, "'config' is a list; expected an object of settings"),
+    ({"config": {"model": "vae"}}, "'config' has model 'vae'; expected 'gan' or 'dcgan'"),
+    ({"rng_state": 7}, "'rng_state' is 7; expected an object"),
+    ({"history": [1.0]}, "'history' is a list; expected an object of per-epoch lists"),
+    ({"history": {"loss_D": "0.7"}}, "'history' entry 'loss_D' is not a list of numbers"),
+    ({"history": {"backend": [3]}}, "'history' entry 'backend' is not a list of backend names"),
+    ({"history": {"grades": []}}, "'history' has an unknown entry 'grades'"),
+]
+
+
+def test_a_checkpoint_field_of_the_wrong_type_or_range_is_named_in_one_line(
+    selected, checkpoint_bytes, tmp_path, capsys
+):
+    path = tmp_path / "checkpoint.npz"
+    for change, fault in WRONG_FIELDS:
+        path.write_bytes(checkpoint_bytes)
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        arrays["meta"] = np.array(json.dumps(json.loads(str(arrays["meta"])) | change))
+        np.savez(path, **arrays)
+        assert (
+            cli_main(["sample", "--checkpoint", str(path), "--out", str(tmp_path / "g.png")]) == 2
+        )
+        assert capsys.readouterr().err == (
+            f"gan-backends: error: {path} is a damaged checkpoint ({fault})\n"
+        ), change
+    assert not (tmp_path / "g.png").exists()
 
 
 @pytest.mark.parametrize(
