@@ -339,7 +339,7 @@ def _read_cache(cached: Path, root: Path) -> np.ndarray | None:
         try:
             if _sha256(cached) != digest:
                 raise ValueError("its SHA-256 differs from the one recorded when it was written")
-            mapped = cached.stat().st_size > IN_MEMORY_FRACTION * _available_memory()
+            mapped = cached.stat().st_size > IN_MEMORY_FRACTION * available_memory()
             images = np.load(cached, mmap_mode="r" if mapped else None)
         except (OSError, ValueError, EOFError) as error:
             fault = f"{cached} is damaged ({error})"
@@ -353,7 +353,7 @@ def _read_cache(cached: Path, root: Path) -> np.ndarray | None:
     return None
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
     """Bytes of memory available to new allocations (the whole memory where unknown)."""
     try:
         with open("/proc/meminfo") as meminfo:

@@ -241,6 +241,7 @@ def run(
     is intact and ``resume`` continues from it.
     """
     out = Path(out)
+    check_memory(config)
     checkpoint_path = out / "checkpoint.npz"
     cluster = distributed.current()
     chief = cluster is None or cluster.is_chief
@@ -391,6 +392,46 @@ def _last_checkpoint(path: Path, epoch: int | None) -> str:
         f"the last checkpoint, {path}, holds epoch {epoch} and is intact: continue with the "
         "same command and --resume"
     )
+
+
+def check_memory(config: Config, available: int | None = None) -> None:
+    """Refuse, in one line naming the flag, sizes whose training cannot fit in memory.
+
+    A lower bound, counted before anything is allocated: the weights with their gradients
+    and Adam's two moments, one epoch's noise, and the activations of one batch (kept for the
+    backward pass). ``available`` defaults to the memory available now.
+    """
+    available = datasets.available_memory() if available is None else available
+    generator, discriminator = config.networks()
+    first_layer = int(np.prod(next(iter(generator.weight_shapes().values()))))
+    weights = sum(
+        int(np.prod(shape))
+        for network in (generator, discriminator)
+        for shape in network.weight_shapes().values()
+    )
+    examples = max(config.limit or config.batch_size, config.batch_size, GAN_SAMPLES)
+    parts = {
+        "--latent-dim": 4 * 4 * first_layer + 4 * examples * config.latent_dim,
+        "--width": 4 * 4 * (weights - first_layer),
+        "--batch-size": 4 * 3 * config.batch_size * _activations_per_example(config),
+    }
+    need = sum(parts.values())
+    if need > available:
+        flag = max(parts, key=parts.__getitem__)
+        value = getattr(
+            config, {"--latent-dim": "latent_dim", "--width": "width"}.get(flag, "batch_size")
+        )
+        raise ValueError(
+            f"{flag} {value} needs at least {need / 2**30:.1f} GiB of memory to train, more "
+            f"than the {available / 2**30:.1f} GiB available; lower {flag}"
+        )
+
+
+def _activations_per_example(config: Config) -> int:
+    """About the values the two networks keep for one example's backward pass."""
+    if config.model == "gan":
+        return 2 * (config.latent_dim + 2)
+    return 2 * 3 * (config.width + 3) * config.image_size**2
 
 
 def check_data_size(config: Config, data: np.ndarray) -> None:

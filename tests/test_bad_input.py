@@ -361,3 +361,24 @@ def test_sample_refuses_an_out_it_would_replace_before_any_work(tmp_path, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fifo.npy", "link.npy", "mine.npy", "socket.npy",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (["gan", "--latent-dim", "100000000"], "--latent-dim 100000000"),
+        (["dcgan", "--dataset", "shapes", "--width", "100000"], "--width 100000"),
+        (["dcgan", "--dataset", "shapes", "--batch-size", "100000000"], "--batch-size 100000000"),
+    ],
+)
+def test_sizes_that_cannot_fit_in_memory_are_refused_before_any_work(tmp_path, capsys, flags, flag):
+    assert cli_main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"gan-backends: error: {flag} needs at least "), error
+    assert error.endswith(f"GiB available; lower {flag.split()[0]}\n") and error.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_default_sizes_fit_in_a_few_gigabytes():
+    for model in ("gan", "dcgan"):
+        experiments.check_memory(Config.for_model(model), available=4 * 2**30)
