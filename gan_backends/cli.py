@@ -12,9 +12,24 @@ Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and s
 
 from __future__ import annotations
 
+import sys
+
+
+def _one_line_for_ctrl_c(
+    kind: type[BaseException], error: BaseException, traceback: object
+) -> None:
+    """Ctrl-C before :func:`main` runs (while the modules below load) ends in one line too."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("gan-backends: interrupted", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, error, traceback)
+
+
+sys.excepthook = _one_line_for_ctrl_c
+
 import argparse
 import os
-import sys
+import signal
 import warnings
 from pathlib import Path
 
@@ -155,6 +170,8 @@ def config_from(args: argparse.Namespace) -> Config:
 def train(args: argparse.Namespace) -> int:
     config = config_from(args)
     cluster = distributed.join(selection.current_name())
+    if cluster is None:  # a launched worker leaves SIGTERM to its launcher
+        signal.signal(signal.SIGTERM, _interrupt)
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
     metrics = experiments.run(config, out, progress, args.resume, args.initial, args.overwrite)
@@ -210,6 +227,11 @@ def sample(args: argparse.Namespace) -> int:
         write_atomically(array, lambda file: np.save(file, fake))
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a run as Ctrl-C does: one line, the last checkpoint intact."""
+    raise KeyboardInterrupt
 
 
 def compare(args: argparse.Namespace) -> int:

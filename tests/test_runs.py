@@ -301,6 +301,7 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tm
     deadline = time.monotonic() + 240
     while not (tmp_path / "metrics.json").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert (tmp_path / "losses.png").is_file()  # written every epoch, before metrics.json
     process.send_signal(signal.SIGINT)
     code, _, stderr = finish(process)
     assert code == 130
@@ -314,6 +315,46 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tm
     code, _, stderr = finish(cli(*arguments, "--epochs", str(epoch + 1), "--resume"))
     assert code == 0, stderr
     assert load_checkpoint(checkpoint).epoch == epoch + 1
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    process = cli("train", "gan", "--epochs", "1000", "--limit", "64", "--eager", "--no-progress",
+                  "--out", str(tmp_path))  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "metrics.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(process)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert (code, stderr) == (130, (
+        f"gan-backends: interrupted; the last checkpoint, {checkpoint}, holds epoch "
+        f"{load_checkpoint(checkpoint).epoch} and is intact: continue with the same command "
+        "and --resume\n"
+    ))  # fmt: skip
+
+
+STARTING = "import sys\nimport gan_backends\nprint('imported', flush=True)\n"
+STARTING += "from gan_backends.cli import main\nsys.exit(main(sys.argv[1:]))"
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    delays = (0.0, 0.3, 1.0, 2.0)
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTING, "train", "gan", "--epochs", "1000", "--eager",
+             "--no-progress", "--out", str(tmp_path / str(delay))],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for delay in delays
+    ]  # fmt: skip
+    for delay, process in zip(delays, started, strict=True):
+        assert process.stdout.readline() == "imported\n"
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+    for process in started:
+        _, stderr = process.communicate(timeout=120)
+        assert stderr.count("\n") == 1 and stderr.startswith("gan-backends: interrupted"), stderr
+    assert list(tmp_path.iterdir()) == []  # an interrupted start leaves no folder
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
