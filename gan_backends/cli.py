@@ -28,10 +28,13 @@ def _one_line_for_ctrl_c(
 sys.excepthook = _one_line_for_ctrl_c
 
 import argparse
+import json
 import os
 import signal
+import subprocess
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -268,23 +271,60 @@ def parse_pythons(text: str) -> dict[str, str]:
     return pythons
 
 
+PROBE = """import json, sys
+from gan_backends import selection
+try:
+    device = selection.load(sys.argv[1]).device
+    found = {"version": device.framework_version(), "device": device.describe(),
+             "threads": device.threads()}
+except selection.BackendError as error:
+    found = {"broken": str(error)}
+print(json.dumps(found))
+"""
+
+
 def info(args: argparse.Namespace) -> int:
+    """Each installed framework is probed in a process of its own: one whose import aborts or
+    exits the process is reported as broken, and the others are still listed."""
     installed = selection.installed_backends()
     print(f"selected: {selection.current_name() if installed else 'none'}")
+    probes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", PROBE, name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if not args.verbose else None,
+            text=True,
+        )
+        for name in installed
+    }
     for name in selection.DEFAULT_ORDER:
         if name not in installed:
             print(f"{name:<11} not installed ({selection.pip_hint(name)})")
             continue
-        try:
-            device = selection.load(name).device
-        except selection.BackendError as error:
-            print(f"{name:<11} broken: {error}")
+        found = _probe_result(name, probes[name])
+        if "broken" in found:
+            print(f"{name:<11} broken: {found['broken']}")
             continue
         print(
-            f"{name:<11} {device.framework_version():<10} device {device.describe():<7} "
-            f"threads {device.threads()}"
+            f"{name:<11} {found['version']:<10} device {found['device']:<7} "
+            f"threads {found['threads']}"
         )
     return 0
+
+
+def _probe_result(name: str, probe: subprocess.Popen) -> dict[str, Any]:
+    output, _ = probe.communicate()
+    module = selection.BACKENDS[name].module
+    lines = output.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        pass
+    if probe.returncode < 0:
+        how = f"importing {module} killed the process ({signal.Signals(-probe.returncode).name})"
+    else:
+        how = f"importing {module} ended the process (exit status {probe.returncode})"
+    return {"broken": f"{how}; reinstall it: {selection.pip_hint(name)}"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -264,6 +264,26 @@ def test_info_says_which_framework_is_broken_and_why(broken_framework):
         "libbroken.so: cannot open); reinstall it: pip install" in result.stdout  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("import_does", "how"),
+    [("import os\nos.abort()\n", "killed the process (SIGABRT)"),
+     ("import sys\nsys.exit(3)\n", "ended the process (exit status 3)")],
+    ids=["aborts", "exits"],
+)  # fmt: skip
+def test_info_survives_a_framework_whose_import_ends_the_process(tmp_path, import_does, how):
+    name = gb.selection.resolve() if gb.installed_backends() else "torch"
+    module = gb.selection.BACKENDS[name].module
+    (tmp_path / module).mkdir()
+    (tmp_path / module / "__init__.py").write_text(import_does)
+    result = cli("info", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "GAN_BACKEND": name})
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{name:<11} broken: importing {module} {how}; reinstall it: "
+        f"{gb.selection.pip_hint(name)}\n"
+    ) in result.stdout
+    assert result.stdout.count("\n") == 5  # the selected backend and all four listed
+
+
 def test_training_on_a_broken_framework_is_one_line(broken_framework, tmp_path):
     name, env = broken_framework
     result = cli("train", "gan", "--out", str(tmp_path), env=env | {"GAN_BACKEND": name})
