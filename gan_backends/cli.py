@@ -327,10 +327,10 @@ def _probe_result(name: str, probe: subprocess.Popen) -> dict[str, Any]:
     return {"broken": f"{how}; reinstall it: {selection.pip_hint(name)}"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "gan-backends") -> argparse.ArgumentParser:
     common = _common_flags()
     parser = argparse.ArgumentParser(
-        prog="gan-backends", description=DESCRIPTION, parents=[common],
+        prog=prog, description=DESCRIPTION, parents=[common],
         epilog="Run 'gan-backends COMMAND --help' for a command's flags.",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -420,8 +420,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"gan-backends: warning: {message}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "gan-backends") -> int:
+    """The command; ``prog`` names it in usage and help (an example script gives its own)."""
+    args = build_parser(prog).parse_args(argv)
     warnings.showwarning = _show_warning
     if args.verbose:
         os.environ[VERBOSE_VARIABLE] = "1"
