@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import gan_backends as gb
+from gan_backends import compare as comparison
 from gan_backends import experiments, models
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.cli import main as cli_main
@@ -402,3 +403,14 @@ def test_sizes_that_cannot_fit_in_memory_are_refused_before_any_work(tmp_path, c
 def test_the_default_sizes_fit_in_a_few_gigabytes():
     for model in ("gan", "dcgan"):
         experiments.check_memory(Config.for_model(model), available=4 * 2**30)
+
+
+def test_compare_names_every_missing_framework_at_once(tmp_path):
+    with pytest.raises(FileNotFoundError) as missing:
+        comparison.interpreters(["tensorflow", "mxnet", "jax"], True, {}, tmp_path)
+    assert str(missing.value) == (
+        "compare needs an interpreter for each of tensorflow, mxnet, jax (tensorflow: `tox -e "
+        'tensorflow --notest` or pip install "gan_backends[tensorflow]"; mxnet: `tox -e mxnet '
+        '--notest` or pip install "gan_backends[mxnet]"; jax: `tox -e jax --notest` or pip '
+        'install "gan_backends[jax]"); or pass --python NAME=PATH, or leave them out of --backends'
+    )
