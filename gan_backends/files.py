@@ -138,7 +138,14 @@ def replace_file(
 
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
     """Write ``arrays`` as an uncompressed ``.npz`` archive, atomically."""
-    return write_atomically(path, lambda file: np.savez(file, **arrays))
+
+    def write(file: IO[bytes]) -> None:
+        # Built in memory first: a ZipFile left open on a full disk complains when collected.
+        archive = io.BytesIO()
+        np.savez(archive, **arrays)
+        file.write(archive.getbuffer())
+
+    return write_atomically(path, write)
 
 
 def write_json(path: str | os.PathLike, value: Any) -> Path:

@@ -254,6 +254,28 @@ def test_a_full_disk_leaves_the_last_checkpoint_intact_and_says_so(selected, tmp
     assert list(tmp_path.glob(".*.tmp")) == []
 
 
+FULL_DISK = """import resource, signal, sys
+import numpy as np
+from gan_backends.files import WriteError, write_npz
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))  # writes past 20 kB fail: EFBIG
+try:
+    write_npz(sys.argv[1], {"weights": np.zeros(100000)})
+except WriteError as error:
+    print(error)
+"""
+
+
+def test_a_checkpoint_that_does_not_fit_on_the_disk_is_one_line_and_no_noise(tmp_path):
+    checkpoint = tmp_path / "checkpoint.npz"
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(checkpoint)], cwd=ROOT, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert (result.stdout, result.stderr) == (f"could not write {checkpoint}: File too large\n", "")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resuming_a_finished_run_changes_nothing(selected, tmp_path, capsys):
     experiments.run(SHORT_GAN, tmp_path)
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != MANIFEST}
