@@ -379,14 +379,14 @@ def _image_files(root: Path) -> Iterator[list[tuple[str, Callable[[], bytes]]]]:
     elif zipfile.is_zipfile(root):
         with zipfile.ZipFile(root) as archive:
             members = sorted(archive.infolist(), key=lambda info: info.filename)
-            outside = [info.filename for info in members if _climbs_out(info.filename)]
+            outside = [info.filename for info in members if download.climbs_out(info.filename)]
             if outside:
                 warnings.warn(
                     f"skipped {len(outside)} member{'s' if len(outside) > 1 else ''} of {root} "
                     f"outside the archive's root: {_listing(outside)}",
                     stacklevel=4,
                 )
-            members = [info for info in members if not _climbs_out(info.filename)]
+            members = [info for info in members if not download.climbs_out(info.filename)]
             yield [
                 (info.filename, functools.partial(archive.read, info))
                 for info in members
@@ -394,10 +394,6 @@ def _image_files(root: Path) -> Iterator[list[tuple[str, Callable[[], bytes]]]]:
             ]
     else:
         raise ValueError(f"{root} is neither a folder nor a .zip file; expected one of images")
-
-
-def _climbs_out(name: str) -> bool:
-    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/")
 
 
 def _hidden(name: str) -> bool:
