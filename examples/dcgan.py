@@ -8,9 +8,10 @@ Flags as ``gan-backends train dcgan --help``; writes a 3x7 sample grid after eve
 losses.png, metrics.json and a checkpoint that ``--resume`` continues.
 """
 
+import os
 import sys
 
 from gan_backends.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "dcgan", *sys.argv[1:]]))
+    sys.exit(main(["train", "dcgan", *sys.argv[1:]], prog=os.path.basename(sys.argv[0])))

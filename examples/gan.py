@@ -5,9 +5,10 @@
 Flags as ``gan-backends train gan --help``; writes metrics.json, losses.png and samples.png.
 """
 
+import os
 import sys
 
 from gan_backends.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "gan", *sys.argv[1:]]))
+    sys.exit(main(["train", "gan", *sys.argv[1:]], prog=os.path.basename(sys.argv[0])))

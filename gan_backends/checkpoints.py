@@ -71,6 +71,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     missing = sorted({"config", "epoch", "rng_state", "history"} - set(meta))
     if missing:
         raise CorruptFileError(f"{path} is a damaged checkpoint (no {', '.join(missing)})")
+    fault = _first_fault(meta)
+    if fault:
+        raise CorruptFileError(f"{path} is a damaged checkpoint ({fault})")
     if sorted(arrays) != meta.get("entries", sorted(arrays)):
         raise CorruptFileError(f"{path} is a damaged checkpoint (its entries were renamed)")
     groups: dict[str, dict[str, np.ndarray]] = {"G": {}, "D": {}, "optimizer": {}}
@@ -83,6 +86,53 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         meta["config"], meta["epoch"], groups["G"], groups["D"], groups["optimizer"],
         meta["rng_state"], meta["history"],
     )  # fmt: skip
+
+
+def _first_fault(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the checkpoint's recorded fields (type and range), or None."""
+    epoch, config, history = meta["epoch"], meta["config"], meta["history"]
+    if not _is_integer(epoch) or epoch < 0:
+        return f"'epoch' is {epoch!r}; expected an integer >= 0"
+    if not isinstance(config, dict):
+        return f"'config' is a {type(config).__name__}; expected an object of settings"
+    if config.get("model") not in ("gan", "dcgan"):
+        return f"'config' has model {config.get('model')!r}; expected 'gan' or 'dcgan'"
+    if not isinstance(config.get("quality", []), list):
+        return "'config' has a 'quality' that is not a list"
+    if not isinstance(meta["rng_state"], dict):
+        return f"'rng_state' is {meta['rng_state']!r:.40}; expected an object"
+    if not isinstance(history, dict):
+        return f"'history' is a {type(history).__name__}; expected an object of per-epoch lists"
+    for name, values in history.items():
+        if name not in HISTORY_FIELDS:
+            return f"'history' has an unknown entry {name!r}"
+        if not isinstance(values, list) or not all(map(HISTORY_FIELDS[name], values)):
+            return f"'history' entry {name!r} is not a list of {HISTORY_KINDS[name]}"
+    return None
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+HISTORY_FIELDS = {
+    "loss_D": _is_number,
+    "loss_G": _is_number,
+    "examples_per_sec": _is_number,
+    "seconds": _is_number,
+    "backend": lambda value: isinstance(value, str),
+    "workers": _is_integer,
+    "worker_spread": lambda value: value is None or _is_number(value),
+}
+HISTORY_KINDS = {
+    "backend": "backend names",
+    "workers": "integers",
+    "worker_spread": "numbers or nulls",
+} | dict.fromkeys(["loss_D", "loss_G", "examples_per_sec", "seconds"], "numbers")
 
 
 def restore(trainer: Trainer, checkpoint: Checkpoint) -> None:

@@ -13,11 +13,29 @@ Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and s
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
+
+
+def _one_line_for_ctrl_c(
+    kind: type[BaseException], error: BaseException, traceback: object
+) -> None:
+    """Ctrl-C before :func:`main` runs (while the modules below load) ends in one line too."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("gan-backends: interrupted", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, error, traceback)
+
+
+sys.excepthook = _one_line_for_ctrl_c
+
+import argparse
+import json
+import os
+import signal
+import subprocess
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +46,7 @@ from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
 from gan_backends.extras import MissingExtraError
-from gan_backends.files import CorruptFileError, WriteError
+from gan_backends.files import CorruptFileError, WriteError, check_output_path, write_atomically
 from gan_backends.runs import RunFolderError
 from gan_backends.weights import set_weights
 
@@ -51,6 +69,13 @@ def backend_name(text: str) -> str:
     if name not in selection.DEFAULT_ORDER:
         raise argparse.ArgumentTypeError(f"unknown backend {text!r}; valid: {VALID}")
     return name
+
+
+def output_path(text: str) -> Path:
+    """``--out``'s type: a path that is not empty (``Path("")`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a path")
+    return Path(text)
 
 
 def _common_flags() -> argparse.ArgumentParser:
@@ -115,7 +140,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=("gan", "dcgan"), help="d2l 20.1's GAN or 20.2's DCGAN")
     _backend_flag(parser)
     run = parser.add_argument_group("the run folder")
-    run.add_argument("--out", type=Path, help="output folder (default runs/MODEL-BACKEND)")
+    run.add_argument("--out", type=output_path, help="output folder (default runs/MODEL-BACKEND)")
     run.add_argument("--resume", action="store_true", help="continue the run in OUT")
     run.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
     run.add_argument(
@@ -161,6 +186,8 @@ def config_from(args: argparse.Namespace) -> Config:
 def train(args: argparse.Namespace) -> int:
     config = config_from(args)
     cluster = distributed.join(selection.current_name())
+    if cluster is None:  # a launched worker leaves SIGTERM to its launcher
+        signal.signal(signal.SIGTERM, _interrupt)
     out = args.out or Path("runs") / f"{args.model}-{selection.current_name()}"
     progress = not args.no_progress and sys.stderr.isatty()
     metrics = experiments.run(
@@ -208,6 +235,12 @@ def read_generator(path: Path) -> tuple[Config, int, dict[str, np.ndarray]]:
 
 
 def sample(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "--out")
+    array = args.save_array
+    if array and array.suffix != ".npy":  # as np.save names it
+        array = array.with_name(f"{array.name}.npy")
+    if array:
+        check_output_path(array, "--save-array")
     config, epoch, weights = read_generator(args.checkpoint)
     generator = models.build(config.networks()[0])
     set_weights(generator, weights)
@@ -220,8 +253,8 @@ def sample(args: argparse.Namespace) -> int:
         rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
         title = experiments.grid_title(config, epoch)
         path = plots.save_image_grid(fake, args.out, rows, columns, title)
-    if args.save_array:
-        np.save(args.save_array, fake)
+    if array:
+        write_atomically(array, lambda file: np.save(file, fake))
     print(f"{selection.current_name()}: {len(fake)} samples from {args.checkpoint} -> {path}")
     return 0
 
@@ -236,6 +269,11 @@ def export(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"{args.checkpoint} (epoch {checkpoint.epoch}) -> {path}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops a run as Ctrl-C does: one line, the last checkpoint intact."""
+    raise KeyboardInterrupt
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -272,29 +310,66 @@ def parse_pythons(text: str) -> dict[str, str]:
     return pythons
 
 
+PROBE = """import json, sys
+from gan_backends import selection
+try:
+    device = selection.load(sys.argv[1]).device
+    found = {"version": device.framework_version(), "device": device.describe(),
+             "threads": device.threads()}
+except selection.BackendError as error:
+    found = {"broken": str(error)}
+print(json.dumps(found))
+"""
+
+
 def info(args: argparse.Namespace) -> int:
+    """Each installed framework is probed in a process of its own: one whose import aborts or
+    exits the process is reported as broken, and the others are still listed."""
     installed = selection.installed_backends()
     print(f"selected: {selection.current_name() if installed else 'none'}")
+    probes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", PROBE, name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if not args.verbose else None,
+            text=True,
+        )
+        for name in installed
+    }
     for name in selection.DEFAULT_ORDER:
         if name not in installed:
             print(f"{name:<11} not installed ({selection.pip_hint(name)})")
             continue
-        try:
-            device = selection.load(name).device
-        except selection.BackendError as error:
-            print(f"{name:<11} broken: {error}")
+        found = _probe_result(name, probes[name])
+        if "broken" in found:
+            print(f"{name:<11} broken: {found['broken']}")
             continue
         print(
-            f"{name:<11} {device.framework_version():<10} device {device.describe():<7} "
-            f"threads {device.threads()}  distributed: {selection.BACKENDS[name].engine}"
+            f"{name:<11} {found['version']:<10} device {found['device']:<7} "
+            f"threads {found['threads']}  distributed: {selection.BACKENDS[name].engine}"
         )
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _probe_result(name: str, probe: subprocess.Popen) -> dict[str, Any]:
+    output, _ = probe.communicate()
+    module = selection.BACKENDS[name].module
+    lines = output.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        pass
+    if probe.returncode < 0:
+        how = f"importing {module} killed the process ({signal.Signals(-probe.returncode).name})"
+    else:
+        how = f"importing {module} ended the process (exit status {probe.returncode})"
+    return {"broken": f"{how}; reinstall it: {selection.pip_hint(name)}"}
+
+
+def build_parser(prog: str = "gan-backends") -> argparse.ArgumentParser:
     common = _common_flags()
     parser = argparse.ArgumentParser(
-        prog="gan-backends", description=DESCRIPTION, parents=[common],
+        prog=prog, description=DESCRIPTION, parents=[common],
         epilog="Run 'gan-backends COMMAND --help' for a command's flags.",
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -352,8 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, required=True,
         help="a checkpoint.npz that training wrote, or a .safetensors that export wrote",
     )  # fmt: skip
-    sample_parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
-    sample_parser.add_argument("--save-array", type=Path, help="also save the samples (.npy)")
+    sample_parser.add_argument(
+        "--out", type=output_path, required=True,
+        help="the PNG to write (a symbolic link, FIFO or device there is refused, not replaced)",
+    )  # fmt: skip
+    sample_parser.add_argument(
+        "--save-array", type=output_path, help="also save the samples (.npy)"
+    )
     sample_parser.set_defaults(handler=sample)
 
     export_parser = commands.add_parser(
@@ -397,8 +477,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"gan-backends: warning: {message}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "gan-backends") -> int:
+    """The command; ``prog`` names it in usage and help (an example script gives its own)."""
+    args = build_parser(prog).parse_args(argv)
     warnings.showwarning = _show_warning
     if args.verbose:
         os.environ[VERBOSE_VARIABLE] = "1"

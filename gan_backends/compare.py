@@ -78,7 +78,7 @@ def interpreters(
     """Which Python runs each backend: ``given``, else the tox env where ``isolated`` or where
     this interpreter lacks the backend, else this interpreter."""
     installed = set(selection.installed_backends())
-    chosen = {}
+    chosen, missing = {}, []
     for name in backends:
         tox_env = selection.BACKENDS[name].tox_env
         tox_python = root / ".tox" / tox_env / "bin" / "python"
@@ -87,14 +87,30 @@ def interpreters(
         elif (isolated or name not in installed) and tox_python.exists():
             chosen[name] = str(tox_python)
         elif isolated or name not in installed:
-            where = "" if isolated else f"{name} is not installed in this environment; "
-            raise FileNotFoundError(
-                f"{where}compare needs an interpreter for {name}: create its tox env with "
-                f"`tox -e {tox_env} --notest` (compare then uses {tox_python}), pass --python "
-                f"{name}=PATH, or leave {name} out of --backends"
-            )
+            missing.append(name)
         else:
             chosen[name] = sys.executable
+    if len(missing) == 1:
+        name = missing[0]
+        tox_env = selection.BACKENDS[name].tox_env
+        tox_python = root / ".tox" / tox_env / "bin" / "python"
+        where = "" if isolated else f"{name} is not installed in this environment; "
+        raise FileNotFoundError(
+            f"{where}compare needs an interpreter for {name}: create its tox env with "
+            f"`tox -e {tox_env} --notest` (compare then uses {tox_python}), pass --python "
+            f"{name}=PATH, or leave {name} out of --backends"
+        )
+    if missing:  # all named at once, so that one rerun suffices
+        where = "" if isolated else f"{', '.join(missing)} are not installed here; "
+        ways = "; ".join(
+            f"{name}: `tox -e {selection.BACKENDS[name].tox_env} --notest` or "
+            f"{selection.pip_hint(name)}"
+            for name in missing
+        )
+        raise FileNotFoundError(
+            f"{where}compare needs an interpreter for each of {', '.join(missing)} ({ways}); "
+            "or pass --python NAME=PATH, or leave them out of --backends"
+        )
     return chosen
 
 

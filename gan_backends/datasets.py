@@ -28,6 +28,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import warnings
 import zipfile
@@ -205,10 +206,17 @@ def image_folder(
     read, and images too large to decode safely (Pillow's decompression-bomb limit), are skipped
     with one warning that counts and names them.
 
+    Images larger than Pillow's decompression-bomb threshold (but under its limit) are decoded
+    and named in a warning; greyscale images holding NaN or infinite values are skipped and
+    named; members of a ``.zip`` whose names climb out of the archive (``../``, absolute
+    paths) are skipped and named.
+
     Images are decoded on every core. With ``cache``, the result is kept in the cache folder
-    under a key made of the files' names, sizes and modification times, the size and the fit:
-    the next call returns it at once, and a change to any file decodes again. A cached result
-    larger than ``IN_MEMORY_FRACTION`` of the available memory is returned memory-mapped.
+    under a key made of the files' names and contents, the size and the fit: the next call
+    returns it at once, and a change to any file decodes again. The cache's index records the
+    SHA-256 of the cached array, checked on every read: a damaged cache (or index) is named in
+    one warning and decoded again. A cached result larger than ``IN_MEMORY_FRACTION`` of the
+    available memory is returned memory-mapped.
     """
     if fit not in FITS:
         raise ValueError(f"--fit must be one of {', '.join(FITS)}; got {fit!r}")
@@ -218,7 +226,9 @@ def image_folder(
     with _image_files(root) as files:
         cached = _cache_path(root, files, image_size, fit) if cache else None
         if cached is not None and cached.is_file():
-            return _read_cache(cached, root)
+            images = _read_cache(cached, root)
+            if images is not None:
+                return images
         decoded, skipped = _decode_all(files, image_size, fit)
     reasons = "; ".join(
         f"{len(names)} {why}: {_listing(names)}" for why, names in skipped.items() if names
@@ -231,7 +241,8 @@ def image_folder(
     images = decoded
     if cached is not None:
         write_atomically(cached, lambda file: np.save(file, images))
-        write_json(cached.with_suffix(".json"), {"skipped": skipped})
+        digest = _sha256(cached)
+        write_json(cached.with_suffix(".json"), {"skipped": skipped, "sha256": digest})
     _warn_skipped(root, skipped)
     return images
 
@@ -242,28 +253,46 @@ def _decode_all(
     """The decoded images, in order, uint8 NCHW, and the names of the files skipped, by
     reason. Each image goes straight into one array, so decoding needs no second copy."""
 
-    def decode(read: Callable[[], bytes]) -> np.ndarray | str:
+    def decode(read: Callable[[], bytes]) -> tuple[np.ndarray, bool] | str:
         try:
             with Image.open(io.BytesIO(read())) as image:
                 image.load()
-                return np.asarray(_fit(_rgb(image), image_size, fit))
+                large = image.width * image.height > (Image.MAX_IMAGE_PIXELS or math.inf)
+                return np.asarray(_fit(_rgb(image), image_size, fit)), large
         except Image.DecompressionBombError:
             return "too large to decode"
+        except NonFiniteImageError:
+            return "holding NaN or infinite values"
         except Exception:  # Pillow's decoders raise many types on malformed files
             return "not readable as images"
 
-    skipped: dict[str, list[str]] = {"not readable as images": [], "too large to decode": []}
+    skipped: dict[str, list[str]] = {
+        "not readable as images": [], "too large to decode": [],
+        "holding NaN or infinite values": [],
+    }  # fmt: skip
+    large: list[str] = []
     decoded = np.empty((len(files), 3, image_size, image_size), np.uint8)
     count = 0
-    # Pillow releases the GIL while it decodes and resizes, so threads use every core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # Pillow releases the GIL while it decodes and resizes, so threads use every core. Its
+    # warning about large images names no file: the names are collected and warned below.
+    with warnings.catch_warnings(), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         results = pool.map(decode, [read for _, read in files])
         for (name, _), result in zip(files, results, strict=True):
             if isinstance(result, str):
                 skipped[result].append(name)
             else:
-                decoded[count] = result.transpose(2, 0, 1)
+                decoded[count] = result[0].transpose(2, 0, 1)
                 count += 1
+                if result[1]:
+                    large.append(name)
+    if large:
+        warnings.warn(
+            f"decoded {len(large)} image{'s' if len(large) > 1 else ''} of more than "
+            f"{Image.MAX_IMAGE_PIXELS} pixels (slow and memory hungry; shrink them to speed up "
+            f"loading): {_listing(large)}",
+            stacklevel=3,
+        )
     return decoded[:count], skipped
 
 
@@ -284,22 +313,47 @@ def _cache_path(
     key.update(json.dumps([DECODER_VERSION, image_size, fit, str(root.resolve())]).encode())
     if root.is_dir():
         for name, _ in files:
-            stat = (root / name).stat()
-            key.update(f"\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            key.update(f"\0{name}\0{_sha256(root / name)}".encode())
     else:
-        stat = root.stat()
-        key.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        key.update(f"\0{_sha256(root)}".encode())
     return download.cache_folder() / "decoded" / f"{key.hexdigest()}.npy"
 
 
-def _read_cache(cached: Path, root: Path) -> np.ndarray:
-    skipped = json.loads(cached.with_suffix(".json").read_text())["skipped"]
-    _warn_skipped(root, skipped)
-    mapped = cached.stat().st_size > IN_MEMORY_FRACTION * _available_memory()
-    return np.load(cached, mmap_mode="r" if mapped else None)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _available_memory() -> int:
+def _read_cache(cached: Path, root: Path) -> np.ndarray | None:
+    """The cached images, verified; None (after one warning naming the file) if damaged."""
+    index = cached.with_suffix(".json")
+    try:
+        recorded = json.loads(index.read_text())
+        skipped, digest = recorded["skipped"], recorded["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        fault = f"{index}, its index, is unreadable ({type(error).__name__}: {error})"
+    else:
+        try:
+            if _sha256(cached) != digest:
+                raise ValueError("its SHA-256 differs from the one recorded when it was written")
+            mapped = cached.stat().st_size > IN_MEMORY_FRACTION * available_memory()
+            images = np.load(cached, mmap_mode="r" if mapped else None)
+        except (OSError, ValueError, EOFError) as error:
+            fault = f"{cached} is damaged ({error})"
+        else:
+            _warn_skipped(root, skipped)
+            return images
+    warnings.warn(
+        f"the decode cache of {root} is damaged: {fault}; decoding the images again",
+        stacklevel=3,
+    )
+    return None
+
+
+def available_memory() -> int:
     """Bytes of memory available to new allocations (the whole memory where unknown)."""
     try:
         with open("/proc/meminfo") as meminfo:
@@ -325,6 +379,14 @@ def _image_files(root: Path) -> Iterator[list[tuple[str, Callable[[], bytes]]]]:
     elif zipfile.is_zipfile(root):
         with zipfile.ZipFile(root) as archive:
             members = sorted(archive.infolist(), key=lambda info: info.filename)
+            outside = [info.filename for info in members if download.climbs_out(info.filename)]
+            if outside:
+                warnings.warn(
+                    f"skipped {len(outside)} member{'s' if len(outside) > 1 else ''} of {root} "
+                    f"outside the archive's root: {_listing(outside)}",
+                    stacklevel=4,
+                )
+            members = [info for info in members if not download.climbs_out(info.filename)]
             yield [
                 (info.filename, functools.partial(archive.read, info))
                 for info in members
@@ -338,11 +400,17 @@ def _hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in name.split("/"))
 
 
+class NonFiniteImageError(ValueError):
+    """A floating-point image holds NaN or infinite values."""
+
+
 def _rgb(image: Image.Image) -> Image.Image:
     if image.mode in SIXTEEN_BIT_MODES:
         return _grey_to_rgb(np.asarray(image, np.float64), 65535.0)
     if image.mode == "F":
-        values = np.nan_to_num(np.asarray(image, np.float64))
+        values = np.asarray(image, np.float64)
+        if not np.isfinite(values).all():
+            raise NonFiniteImageError
         return _grey_to_rgb(values, 1.0 if values.min() >= 0 and values.max() <= 1 else 255.0)
     # Before any resize: resampling first would blend the arbitrary colour stored under fully
     # transparent pixels into the edges of the picture.

@@ -17,10 +17,13 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
 from tqdm import tqdm
+
+from gan_backends.files import current_umask
 
 CACHE_VARIABLE = "GAN_BACKENDS_DATA"
 CHUNK_BYTES = 1 << 20
@@ -105,6 +108,11 @@ def _download(url: str, partial: Path, progress: bool) -> None:
             raise DownloadError(f"the connection closed after {partial.stat().st_size} bytes")
 
 
+def climbs_out(name: str) -> bool:
+    """Whether an archive member's name leads outside the archive's root (``../``, ``/``)."""
+    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/")
+
+
 def extract(archive: Path, destination: Path) -> Path:
     """``archive`` (a zip file) extracted to ``destination``, which appears complete or not
     at all."""
@@ -113,8 +121,18 @@ def extract(archive: Path, destination: Path) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
+        temporary.chmod(0o777 & ~current_umask())  # mkdtemp's folder is private: 0700
         with zipfile.ZipFile(archive) as contents:
-            contents.extractall(temporary)
+            members = contents.namelist()
+            outside = [name for name in members if climbs_out(name)]
+            if outside:
+                warnings.warn(
+                    f"skipped {len(outside)} member{'s' if len(outside) > 1 else ''} of "
+                    f"{archive} outside the archive's root: {', '.join(outside[:5])}"
+                    + (", ..." if len(outside) > 5 else ""),
+                    stacklevel=2,
+                )
+            contents.extractall(temporary, [name for name in members if not climbs_out(name)])
         os.replace(temporary, destination)
     except (zipfile.BadZipFile, OSError) as error:
         raise DownloadError(f"could not extract {archive} ({error}); delete it and retry") from None

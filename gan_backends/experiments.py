@@ -8,6 +8,7 @@ the same batches and noise, so runs on different frameworks are directly compara
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -244,6 +245,7 @@ def run(
     is also logged for TensorBoard, as the run ``<backend>`` (:mod:`gan_backends.tensorboard_log`).
     """
     out = Path(out)
+    check_memory(config)
     checkpoint_path = out / "checkpoint.npz"
     cluster = distributed.current()
     chief = cluster is None or cluster.is_chief
@@ -292,6 +294,15 @@ def run(
                 "quality": quality_history,
             }
 
+        if trainer.epoch >= config.epochs and chief and _final_outputs_missing(config, out):
+            print(
+                f"{checkpoint_path} holds all {trainer.epoch} epochs, but the final outputs are "
+                "incomplete: writing them",
+                file=sys.stderr,
+            )
+            result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
+            write_json(out / "metrics.json", result)
+            return result
         if trainer.epoch >= config.epochs:
             print(
                 f"{checkpoint_path} already holds {trainer.epoch} "
@@ -314,6 +325,8 @@ def run(
             config_record = {**asdict(config), "quality": quality_history}
             save_checkpoint(checkpoint_path, trainer, config_record)
             saved_epoch = trainer.epoch
+            history, title = trainer.history, f"{config.model} on {selection.current_name()}"
+            plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
             write_json(out / "metrics.json", metrics())
             if tensorboard is not None:
                 scalars = {"loss_D": trainer.history.loss_D[-1],
@@ -376,6 +389,17 @@ def samples_picture(
     return plots.figure_pixels(plots.gaussian_figure(data[:GAN_SAMPLES], fake))
 
 
+def _final_outputs_missing(config: Config, out: Path) -> bool:
+    """Whether a run whose epochs are all done lacks a file (or a metric) its end writes."""
+    if not ((out / "samples.png").is_file() and (out / "losses.png").is_file()):
+        return True
+    try:
+        written = json.loads((out / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return config.model == "gan" and "learned_mean" not in written
+
+
 def grid_title(config: Config, epoch: int) -> str:
     """What a DCGAN sample grid shows: model, backend, epoch and data."""
     dataset = Path(config.dataset).name if os.sep in config.dataset else config.dataset
@@ -398,6 +422,46 @@ def _last_checkpoint(path: Path, epoch: int | None) -> str:
         f"the last checkpoint, {path}, holds epoch {epoch} and is intact: continue with the "
         "same command and --resume"
     )
+
+
+def check_memory(config: Config, available: int | None = None) -> None:
+    """Refuse, in one line naming the flag, sizes whose training cannot fit in memory.
+
+    A lower bound, counted before anything is allocated: the weights with their gradients
+    and Adam's two moments, one epoch's noise, and the activations of one batch (kept for the
+    backward pass). ``available`` defaults to the memory available now.
+    """
+    available = datasets.available_memory() if available is None else available
+    generator, discriminator = config.networks()
+    first_layer = int(np.prod(next(iter(generator.weight_shapes().values()))))
+    weights = sum(
+        int(np.prod(shape))
+        for network in (generator, discriminator)
+        for shape in network.weight_shapes().values()
+    )
+    examples = max(config.limit or config.batch_size, config.batch_size, GAN_SAMPLES)
+    parts = {
+        "--latent-dim": 4 * 4 * first_layer + 4 * examples * config.latent_dim,
+        "--width": 4 * 4 * (weights - first_layer),
+        "--batch-size": 4 * 3 * config.batch_size * _activations_per_example(config),
+    }
+    need = sum(parts.values())
+    if need > available:
+        flag = max(parts, key=parts.__getitem__)
+        value = getattr(
+            config, {"--latent-dim": "latent_dim", "--width": "width"}.get(flag, "batch_size")
+        )
+        raise ValueError(
+            f"{flag} {value} needs at least {need / 2**30:.1f} GiB of memory to train, more "
+            f"than the {available / 2**30:.1f} GiB available; lower {flag}"
+        )
+
+
+def _activations_per_example(config: Config) -> int:
+    """About the values the two networks keep for one example's backward pass."""
+    if config.model == "gan":
+        return 2 * (config.latent_dim + 2)
+    return 2 * 3 * (config.width + 3) * config.image_size**2
 
 
 def check_data_size(config: Config, data: np.ndarray) -> None:

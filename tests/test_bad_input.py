@@ -1,7 +1,9 @@
 """Every bad input ends in one line that names the flag or the file and the fix: no traceback,
 nothing loaded or compiled first, nothing of the user's lost."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +12,10 @@ import numpy as np
 import pytest
 
 import gan_backends as gb
+from gan_backends import compare as comparison
 from gan_backends import experiments, models
 from gan_backends.checkpoints import load_checkpoint
+from gan_backends.cli import main as cli_main
 from gan_backends.experiments import Config
 from gan_backends.files import CorruptFileError
 from gan_backends.weights import read_weights, save_weights
@@ -139,6 +143,39 @@ def test_a_damaged_checkpoint_is_named_and_never_half_read(selected, checkpoint_
                 np.testing.assert_array_equal(getattr(loaded, group)[name], value, err_msg=how)
 
 
+WRONG_FIELDS = [
+    ({"epoch": -5}, "'epoch' is -5; expected an integer >= 0"),
+    ({"epoch": "3"}, "'epoch' is '3'; expected an integer >= 0"),
+    ({"epoch": True}, "'epoch' is True; expected an integer >= 0"),
+    ({"config": ["gan"]}, "'config' is a list; expected an object of settings"),
+    ({"config": {"model": "vae"}}, "'config' has model 'vae'; expected 'gan' or 'dcgan'"),
+    ({"rng_state": 7}, "'rng_state' is 7; expected an object"),
+    ({"history": [1.0]}, "'history' is a list; expected an object of per-epoch lists"),
+    ({"history": {"loss_D": "0.7"}}, "'history' entry 'loss_D' is not a list of numbers"),
+    ({"history": {"backend": [3]}}, "'history' entry 'backend' is not a list of backend names"),
+    ({"history": {"grades": []}}, "'history' has an unknown entry 'grades'"),
+]
+
+
+def test_a_checkpoint_field_of_the_wrong_type_or_range_is_named_in_one_line(
+    selected, checkpoint_bytes, tmp_path, capsys
+):
+    path = tmp_path / "checkpoint.npz"
+    for change, fault in WRONG_FIELDS:
+        path.write_bytes(checkpoint_bytes)
+        with np.load(path) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        arrays["meta"] = np.array(json.dumps(json.loads(str(arrays["meta"])) | change))
+        np.savez(path, **arrays)
+        assert (
+            cli_main(["sample", "--checkpoint", str(path), "--out", str(tmp_path / "g.png")]) == 2
+        )
+        assert capsys.readouterr().err == (
+            f"gan-backends: error: {path} is a damaged checkpoint ({fault})\n"
+        ), change
+    assert not (tmp_path / "g.png").exists()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -228,6 +265,26 @@ def test_info_says_which_framework_is_broken_and_why(broken_framework):
         "libbroken.so: cannot open); reinstall it: pip install" in result.stdout  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("import_does", "how"),
+    [("import os\nos.abort()\n", "killed the process (SIGABRT)"),
+     ("import sys\nsys.exit(3)\n", "ended the process (exit status 3)")],
+    ids=["aborts", "exits"],
+)  # fmt: skip
+def test_info_survives_a_framework_whose_import_ends_the_process(tmp_path, import_does, how):
+    name = gb.selection.resolve() if gb.installed_backends() else "torch"
+    module = gb.selection.BACKENDS[name].module
+    (tmp_path / module).mkdir()
+    (tmp_path / module / "__init__.py").write_text(import_does)
+    result = cli("info", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "GAN_BACKEND": name})
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{name:<11} broken: importing {module} {how}; reinstall it: "
+        f"{gb.selection.pip_hint(name)}\n"
+    ) in result.stdout
+    assert result.stdout.count("\n") == 5  # the selected backend and all four listed
+
+
 def test_training_on_a_broken_framework_is_one_line(broken_framework, tmp_path):
     name, env = broken_framework
     result = cli("train", "gan", "--out", str(tmp_path), env=env | {"GAN_BACKEND": name})
@@ -277,3 +334,83 @@ def test_resume_refuses_a_checkpoint_of_other_settings_in_one_line(selected, tmp
         "checkpoint's settings or another --out folder",
     )
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
+
+
+def test_sample_refuses_an_out_it_would_replace_before_any_work(tmp_path, capsys):
+    (tmp_path / "mine.npy").write_text("my array")
+    (tmp_path / "link.npy").symlink_to(tmp_path / "mine.npy")
+    os.mkfifo(tmp_path / "fifo.npy")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "socket.npy"))
+    specials = {
+        tmp_path / "link.npy": "a symbolic link",
+        tmp_path / "fifo.npy": "a FIFO",
+        tmp_path / "socket.npy": "a socket",
+        tmp_path: "a folder",
+    }
+    modes = {path: os.lstat(path).st_mode for path in [*specials, Path(os.devnull)]}
+    never_read = ["sample", "--checkpoint", str(tmp_path / "no_checkpoint.npz")]
+    with server:
+        cases = [(["--out", str(path)], path, kind) for path, kind in specials.items()]
+        cases += [
+            (["--out", str(tmp_path / "grid.png"), "--save-array", str(path)], path, kind)
+            for path, kind in specials.items()
+            if path.suffix == ".npy"  # elsewhere --save-array adds .npy, as np.save does
+        ]
+        cases += [(["--out", os.devnull], Path(os.devnull), "a device")]
+        for flags, path, kind in cases:
+            assert cli_main([*never_read, *flags]) == 2
+            assert capsys.readouterr().err == (
+                f"gan-backends: error: {flags[-2]} {path} is {kind}, which is never replaced "
+                "or written through; give the path of a regular file\n"
+            ), flags
+        assert cli_main([*never_read, "--out", str(tmp_path / "mine.npy" / "grid.png")]) == 2
+        assert capsys.readouterr().err == (
+            f"gan-backends: error: --out {tmp_path / 'mine.npy' / 'grid.png'}: cannot write "
+            f"into {tmp_path / 'mine.npy'}; choose a writable folder\n"
+        )
+        for command in (never_read, ["train", "gan"]):
+            with pytest.raises(SystemExit):
+                cli_main([*command, "--out", ""])
+            assert (
+                capsys.readouterr()
+                .err.splitlines()[-1]
+                .endswith("error: argument --out: is empty; give a path")
+            )
+    assert {path: os.lstat(path).st_mode for path in modes} == modes
+    assert (tmp_path / "mine.npy").read_text() == "my array"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo.npy", "link.npy", "mine.npy", "socket.npy",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag"),
+    [
+        (["gan", "--latent-dim", "100000000"], "--latent-dim 100000000"),
+        (["dcgan", "--dataset", "shapes", "--width", "100000"], "--width 100000"),
+        (["dcgan", "--dataset", "shapes", "--batch-size", "100000000"], "--batch-size 100000000"),
+    ],
+)
+def test_sizes_that_cannot_fit_in_memory_are_refused_before_any_work(tmp_path, capsys, flags, flag):
+    assert cli_main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"gan-backends: error: {flag} needs at least "), error
+    assert error.endswith(f"GiB available; lower {flag.split()[0]}\n") and error.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_default_sizes_fit_in_a_few_gigabytes():
+    for model in ("gan", "dcgan"):
+        experiments.check_memory(Config.for_model(model), available=4 * 2**30)
+
+
+def test_compare_names_every_missing_framework_at_once(tmp_path):
+    with pytest.raises(FileNotFoundError) as missing:
+        comparison.interpreters(["tensorflow", "mxnet", "jax"], True, {}, tmp_path)
+    assert str(missing.value) == (
+        "compare needs an interpreter for each of tensorflow, mxnet, jax (tensorflow: `tox -e "
+        'tensorflow --notest` or pip install "gan_backends[tensorflow]"; mxnet: `tox -e mxnet '
+        '--notest` or pip install "gan_backends[mxnet]"; jax: `tox -e jax --notest` or pip '
+        'install "gan_backends[jax]"); or pass --python NAME=PATH, or leave them out of --backends'
+    )

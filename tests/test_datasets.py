@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import subprocess
 import sys
 import warnings
@@ -401,3 +403,88 @@ def test_levels_are_exactly_the_old_float_conversion():
     old -= 1.0
     np.testing.assert_array_equal(datasets.to_model_range(levels), old)
     assert datasets.LEVELS.dtype == np.float32
+
+
+def two_pictures(folder: Path) -> Path:
+    """Two uncompressed pictures: a changed pixel keeps the file's size."""
+    folder.mkdir()
+    Image.new("RGB", (8, 8), RED).save(folder / "a.ppm")
+    Image.new("RGB", (8, 8), BLUE).save(folder / "b.ppm")
+    return folder
+
+
+def test_a_picture_changed_under_the_same_size_and_time_is_decoded_again(tmp_path, data_cache):
+    folder = two_pictures(tmp_path / "pictures")
+    before, _ = load_with_warnings(folder, 8)
+    changed = folder / "a.ppm"
+    times = changed.stat()
+    Image.new("RGB", (8, 8), BLUE).save(changed)
+    os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert changed.stat().st_size == times.st_size
+    after, messages = load_with_warnings(folder, 8)
+    np.testing.assert_array_equal(after[0], before[1])
+    assert messages == []
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "index not JSON"])
+def test_a_damaged_decode_cache_is_named_in_one_warning_and_rebuilt(tmp_path, data_cache, damage):
+    folder = two_pictures(tmp_path / "pictures")
+    intact, _ = load_with_warnings(folder, 8)
+    [cached] = cached_files(data_cache)
+    data = bytearray(cached.read_bytes())
+    if damage == "flipped byte":
+        data[-1] ^= 0x01
+        cached.write_bytes(bytes(data))
+        fault = f"{cached} is damaged (its SHA-256 differs from the one recorded when it was "
+    elif damage == "truncated":
+        cached.write_bytes(bytes(data[:5]))
+        fault = f"{cached} is damaged ("
+    else:
+        cached.with_suffix(".json").write_text('{"skipped": ')
+        fault = f"{cached.with_suffix('.json')}, its index, is unreadable (JSONDecodeError: "
+    images, messages = load_with_warnings(folder, 8)
+    np.testing.assert_array_equal(images, intact)
+    assert len(messages) == 1
+    assert messages[0].startswith(f"the decode cache of {folder} is damaged: {fault}")
+    assert messages[0].endswith("; decoding the images again")
+    assert load_with_warnings(folder, 8)[1] == []  # rebuilt
+
+
+def test_zip_members_outside_the_archives_root_are_named(tmp_path):
+    archive = tmp_path / "pictures.zip"
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), RED).save(picture, format="PNG")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("pictures/red.png", picture.getvalue())
+        z.writestr("../escaped.png", picture.getvalue())
+        z.writestr("pictures/../../up.png", picture.getvalue())
+    images, messages = load_with_warnings(archive, 8)
+    assert images.shape == (1, 3, 8, 8)
+    assert messages == [
+        f"skipped 2 members of {archive} outside the archive's root: ../escaped.png, "
+        "pictures/../../up.png"
+    ]
+
+
+def test_a_picture_over_pillows_safety_threshold_is_named(tmp_path, monkeypatch):
+    Image.new("RGB", (40, 40), RED).save(tmp_path / "large.png")
+    Image.new("RGB", (8, 8), BLUE).save(tmp_path / "small.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1,600 pixels: over, under twice
+    images, messages = load_with_warnings(tmp_path, image_size=8)
+    assert images.shape == (2, 3, 8, 8)
+    assert messages == [
+        "decoded 1 image of more than 1000 pixels (slow and memory hungry; shrink them to "
+        "speed up loading): large.png"
+    ]
+
+
+def test_a_picture_holding_nan_is_skipped_and_named(tmp_path):
+    values = np.full((8, 8), 0.5, np.float32)
+    values[2, 3] = np.nan
+    Image.fromarray(values, mode="F").save(tmp_path / "nan.tiff")
+    Image.new("RGB", (8, 8), BLUE).save(tmp_path / "fine.png")
+    images, messages = load_with_warnings(tmp_path, image_size=8)
+    assert images.shape == (1, 3, 8, 8)
+    assert messages == [
+        f"skipped 1 files under {tmp_path}: 1 holding NaN or infinite values: nan.tiff"
+    ]

@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import io
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -168,3 +169,24 @@ def test_the_command_says_in_one_line_when_the_data_cannot_be_fetched(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"gan-backends: error: could not download {url} (")
     assert str(tmp_path / "cache" / "pokemon.zip") in result.stderr
+
+
+def test_extracting_names_members_outside_the_archive_and_honours_the_umask(tmp_path):
+    archive = tmp_path / "pokemon.zip"
+    with zipfile.ZipFile(archive, "w") as contents:
+        contents.writestr("pokemon/1/1.png", b"inside")
+        contents.writestr("../../escaped.png", b"outside")
+        contents.writestr("/etc/absolute.png", b"outside")
+    previous = os.umask(0o022)
+    try:
+        with pytest.warns(UserWarning) as caught:
+            extracted = download.extract(archive, tmp_path / "pokemon")
+    finally:
+        os.umask(previous)
+    assert [str(warning.message) for warning in caught] == [
+        f"skipped 2 members of {archive} outside the archive's root: ../../escaped.png, "
+        "/etc/absolute.png"
+    ]
+    assert (extracted / "pokemon" / "1" / "1.png").read_bytes() == b"inside"
+    assert sorted(p.name for p in extracted.rglob("*")) == ["1", "1.png", "pokemon"]
+    assert stat.S_IMODE(extracted.stat().st_mode) == 0o755

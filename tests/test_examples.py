@@ -75,7 +75,8 @@ def test_cli_backend_flag_overrides_gan_backend(backend, tmp_path):
 
 def test_cli_reports_bad_input_in_one_line_without_a_traceback(tmp_path):
     missing = tmp_path / "nowhere"
-    result = run(["-m", "gan_backends.cli", "train", "dcgan", "--dataset", str(missing)])
+    command = ["-m", "gan_backends.cli", "train", "dcgan", "--dataset", str(missing)]
+    result = run([*command, "--out", str(tmp_path / "run")])  # never the quick start's runs/
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("gan-backends: error:") and str(missing) in result.stderr
@@ -95,6 +96,12 @@ def test_info_lists_every_backend():
     assert result.returncode == 0, result.stderr
     for name in ("torch", "tensorflow", "mxnet", "jax"):
         assert name in result.stdout
+
+
+def test_an_example_names_itself_in_its_help():
+    result = run(["examples/dcgan.py", "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: dcgan.py train ")
 
 
 @pytest.mark.parametrize("model", ["gan", "dcgan"])

@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -17,8 +18,8 @@ import pytest
 from gan_backends import experiments
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
-from gan_backends.files import WriteError
-from gan_backends.runs import LOCK_FILE, RunFolder, RunFolderError
+from gan_backends.files import WriteError, write_json
+from gan_backends.runs import LOCK_FILE, MANIFEST, RunFolder, RunFolderError
 from tests.conftest import per_backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +57,15 @@ def test_a_new_run_refuses_a_folder_that_holds_another_run(selected, tmp_path):
 
 def test_overwrite_replaces_the_old_runs_files_and_nothing_else(selected, tmp_path):
     experiments.run(replace(SHORT_DCGAN, epochs=3), tmp_path)
-    (tmp_path / "notes.txt").write_text("mine")
+    mine = ["notes.txt", "samples_epoch_best_keep.png", ".notes.tmp"]
+    for name in mine:
+        (tmp_path / name).write_text("mine")
     experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path, overwrite=True)
-    assert sorted(p.name for p in tmp_path.glob("samples_epoch*.png")) == ["samples_epoch001.png"]
+    assert sorted(p.name for p in tmp_path.glob("samples_epoch*.png")) == [
+        "samples_epoch001.png", "samples_epoch_best_keep.png",
+    ]  # fmt: skip
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert [(tmp_path / name).read_text() for name in mine] == ["mine"] * 3
 
 
 def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(selected, tmp_path):
@@ -99,11 +104,88 @@ def test_the_lock_of_a_killed_run_does_not_block_the_folder(tmp_path):
         assert folder.path == tmp_path
 
 
-def test_a_killed_runs_temporary_files_are_cleaned_up(selected, tmp_path):
-    experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
-    (tmp_path / ".checkpoint.npz.k2j4x.tmp").write_bytes(b"half a checkpoint")
-    experiments.run(SHORT_GAN, tmp_path, resume=True)
-    assert list(tmp_path.glob(".*.tmp")) == []
+def test_a_killed_runs_temporary_files_are_cleaned_up_and_no_one_elses(tmp_path):
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import tempfile, time\nfrom gan_backends.runs import RunFolder\n"
+         f"folder = RunFolder({str(tmp_path)!r})\n"
+         "_, half = tempfile.mkstemp('.tmp', folder.temporary_prefix, folder.path)\n"
+         "print(half, flush=True)\ntime.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    half_written = Path(writer.stdout.readline().strip())
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    users = [tmp_path / ".notes.tmp", tmp_path / ".checkpoint.npz.k2j4x.tmp"]
+    for path in users:
+        path.write_text("mine")
+    assert half_written.exists()
+    with RunFolder(tmp_path, resume=True) as folder:
+        assert not half_written.exists()
+        assert folder.temporary_prefix not in half_written.name
+    assert [path.read_text() for path in users] == ["mine", "mine"]
+
+
+def test_what_a_run_writes_is_named_in_its_manifest_before_it_is_in_place(selected, tmp_path):
+    experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert sorted(manifest["written"]) == [
+        "checkpoint.npz", "losses.png", "metrics.json", "samples.png", "samples_epoch001.png",
+    ]  # fmt: skip
+    assert [prefix.startswith(".gan_backends-") for prefix in manifest["temporary_prefixes"]] == [
+        True
+    ]
+
+
+def test_a_file_no_run_wrote_is_never_replaced(tmp_path):
+    (tmp_path / "samples.png").write_text("my picture")
+    (tmp_path / "samples_epoch_best_keep.png").write_text("mine too")
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path} holds samples.png, which no run wrote there, and a run would replace them: "
+        "move them away, or choose another --out"
+    )
+    with pytest.raises(RunFolderError, match=r"holds samples\.png, which no run wrote"):
+        RunFolder(tmp_path, overwrite=True)
+    (tmp_path / "samples.png").unlink()
+    with RunFolder(tmp_path) as folder:
+        (tmp_path / "metrics.json").write_text("made meanwhile by someone else")
+        with pytest.raises(WriteError, match=r"did not write it .* so it is not replaced"):
+            write_json(tmp_path / "metrics.json", {})
+        assert folder.written == []
+    assert (tmp_path / "metrics.json").read_text() == "made meanwhile by someone else"
+    assert (tmp_path / "samples_epoch_best_keep.png").read_text() == "mine too"
+
+
+def test_a_damaged_manifest_is_named_and_left_alone(tmp_path):
+    (tmp_path / MANIFEST).write_text("{not json")
+    with pytest.raises(RunFolderError) as refused:
+        RunFolder(tmp_path, resume=True)
+    assert str(refused.value).startswith(f"{tmp_path / MANIFEST} is damaged (")
+    assert str(refused.value).endswith(
+        f"it lists what the runs in {tmp_path} wrote: delete it only if no run's files are "
+        "there, or choose another --out"
+    )
+    assert (tmp_path / MANIFEST).read_text() == "{not json"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_and_folders_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        with RunFolder(tmp_path / "run") as folder:
+            written = write_json(folder.path / "metrics.json", {})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(folder.path.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((folder.path / MANIFEST).stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_run_that_cannot_start_leaves_no_folder_behind(selected, tmp_path):
+    with pytest.raises(ValueError, match="--batch-size 100"):
+        experiments.run(replace(SHORT_GAN, batch_size=100), tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -111,14 +193,32 @@ def test_a_killed_runs_temporary_files_are_cleaned_up(selected, tmp_path):
     [
         ("a_file", "--out {out} is a file; give the path of a folder"),
         ("a_file/below", "cannot use --out {out}: Not a directory; choose a writable folder"),
+        ("a_fifo", "--out {out} is not a folder; give the path of a folder"),
+        ("a_link_to_a_file", "--out {out} is a file; give the path of a folder"),
+        ("", "--out is empty; give the path of a folder"),
     ],
 )
 def test_an_out_that_cannot_be_a_folder_is_named(tmp_path, out, message):
     (tmp_path / "a_file").write_text("keep me")
+    os.mkfifo(tmp_path / "a_fifo")
+    (tmp_path / "a_link_to_a_file").symlink_to(tmp_path / "a_file")
+    if not out:
+        with pytest.raises(RunFolderError, match=message):
+            RunFolder("")
+        return
     with pytest.raises(RunFolderError) as refused:
         RunFolder(tmp_path / out)
     assert str(refused.value) == message.format(out=tmp_path / out)
     assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_an_out_that_links_to_a_folder_is_written_through(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with RunFolder(tmp_path / "link") as folder:
+        write_json(folder.path / "metrics.json", {})
+    assert (tmp_path / "link").is_symlink()
+    assert (tmp_path / "elsewhere" / "metrics.json").read_text() == "{}\n"
 
 
 def test_a_read_only_folder_is_named(tmp_path, monkeypatch):
@@ -154,13 +254,55 @@ def test_a_full_disk_leaves_the_last_checkpoint_intact_and_says_so(selected, tmp
     assert list(tmp_path.glob(".*.tmp")) == []
 
 
+FULL_DISK = """import resource, signal, sys
+import numpy as np
+from gan_backends.files import WriteError, write_npz
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))  # writes past 20 kB fail: EFBIG
+try:
+    write_npz(sys.argv[1], {"weights": np.zeros(100000)})
+except WriteError as error:
+    print(error)
+"""
+
+
+def test_a_checkpoint_that_does_not_fit_on_the_disk_is_one_line_and_no_noise(tmp_path):
+    checkpoint = tmp_path / "checkpoint.npz"
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(checkpoint)], cwd=ROOT, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert (result.stdout, result.stderr) == (f"could not write {checkpoint}: File too large\n", "")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resuming_a_finished_run_changes_nothing(selected, tmp_path, capsys):
     experiments.run(SHORT_GAN, tmp_path)
-    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != MANIFEST}
     metrics = experiments.run(SHORT_GAN, tmp_path, resume=True)
     assert metrics["epochs_done"] == 2
     assert "already holds 2 epochs (--epochs 2): nothing to train" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != MANIFEST} == files
+
+
+def test_resuming_a_finished_run_writes_the_final_output_a_full_disk_stopped(
+    selected, tmp_path, monkeypatch, capsys
+):
+    def disk_full(*arguments, **keywords):
+        raise WriteError(f"could not write {tmp_path / 'samples.png'}: No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiments.plots, "plot_gaussian", disk_full)
+        with pytest.raises(WriteError, match="holds epoch 1 and is intact"):
+            experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
+    assert not (tmp_path / "samples.png").exists()
+    metrics = experiments.run(replace(SHORT_GAN, epochs=1), tmp_path, resume=True)
+    assert "holds all 1 epochs, but the final outputs are incomplete" in capsys.readouterr().err
+    assert (tmp_path / "samples.png").is_file()
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["learned_mean"]
+        == (metrics["learned_mean"])
+    )
 
 
 def test_a_run_resumed_on_another_backend_records_each_epochs_backend(all_backends, tmp_path):
@@ -181,6 +323,7 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tm
     deadline = time.monotonic() + 240
     while not (tmp_path / "metrics.json").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert (tmp_path / "losses.png").is_file()  # written every epoch, before metrics.json
     process.send_signal(signal.SIGINT)
     code, _, stderr = finish(process)
     assert code == 130
@@ -194,6 +337,35 @@ def test_ctrl_c_ends_with_one_line_naming_the_checkpoint_and_resume_continues(tm
     code, _, stderr = finish(cli(*arguments, "--epochs", str(epoch + 1), "--resume"))
     assert code == 0, stderr
     assert load_checkpoint(checkpoint).epoch == epoch + 1
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    process = cli("train", "gan", "--epochs", "1000", "--limit", "64", "--eager", "--no-progress",
+                  "--out", str(tmp_path))  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "metrics.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(process)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert (code, stderr) == (130, (
+        f"gan-backends: interrupted; the last checkpoint, {checkpoint}, holds epoch "
+        f"{load_checkpoint(checkpoint).epoch} and is intact: continue with the same command "
+        "and --resume\n"
+    ))  # fmt: skip
+
+
+# Ctrl-C while the command's modules load (it imports for seconds) lands outside main().
+LOADING = "import os, signal, time\nimport gan_backends.cli\nos.kill(os.getpid(), signal.SIGINT)\n"
+LOADING += "time.sleep(60)\nimport gan_backends.training"
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", LOADING], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == -signal.SIGINT  # what the shell shows as 130
+    assert result.stderr == "gan-backends: interrupted\n"
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
