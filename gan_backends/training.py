@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from gan_backends.distributed import Cluster
 from gan_backends.models import Model, backend_of, check_batch, network_of
+from gan_backends.step import DType, StepSettings, TrainStep
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Trainer:
         seed: int | None = None,
         mixed_precision: bool = False,
         cluster: Cluster | None = None,
+        dtype: DType = "float32",
     ):
         backend = backend_of(generator)
         if backend_of(discriminator) is not backend:
@@ -130,10 +132,10 @@ class Trainer:
         self.compiled = compiled
         self._stepped = False
         self.cluster = cluster
-        self._step = backend.trainer.TrainStep(
-            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-            mixed_precision, cluster,
-        )  # fmt: skip
+        self.settings = StepSettings(
+            lr_D, lr_G, beta1, beta2, epsilon, compiled, dtype, mixed_precision, cluster
+        )
+        self._step: TrainStep = backend.trainer.TrainStep(generator, discriminator, self.settings)
 
     def step(self, X: np.ndarray, Z: np.ndarray) -> tuple[float, float]:
         """One update of D, then of G, on a batch of data and noise; returns (loss_D, loss_G)."""

@@ -18,11 +18,11 @@ __all__ = ["TrainStep"]
 
 
 class TrainStep:
-    def __init__(
-        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision, cluster,
-    ):  # fmt: skip
-        if mixed_precision:
+    def __init__(self, generator, discriminator, settings):
+        self.settings = settings
+        lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
+        epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
+        if settings.mixed_precision:
             raise NotImplementedError("mixed precision is not supported with tensorflow")
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
