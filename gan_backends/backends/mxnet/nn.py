@@ -43,11 +43,12 @@ def _layer(spec):
     raise NotImplementedError(f"{type(spec).__name__} is not supported with mxnet")
 
 
-def build(network):
+def build(network, dtype):
     model = nn.HybridSequential()
     for spec in network.layers:
         model.add(_layer(spec))
     model.initialize(ctx=CONTEXT)
+    model.cast(dtype)
     model.network = network
     return model
 
@@ -78,11 +79,11 @@ def get_weights(model):
 
 def set_weights(model, weights):
     for name, (parameter, axes) in slots(model).items():
-        parameter.set_data(mnp.array(to_native(weights[name], axes)))
+        parameter.set_data(mnp.array(to_native(weights[name], axes), dtype=parameter.dtype))
 
 
 def forward(model, x, training):
-    x = mnp.array(x, ctx=CONTEXT)
+    x = mnp.array(x, ctx=CONTEXT, dtype=next(iter(model.collect_params().values())).dtype)
     if not training:
         with autograd.predict_mode():
             return model(x).asnumpy()
