@@ -25,6 +25,14 @@ ACTIVATIONS = {
     "tanh": lambda **named: keras.layers.Activation("tanh", **named),
     "leaky_relu": lambda **named: keras.layers.LeakyReLU(LEAKY_SLOPE, **named),
 }
+
+
+def exact_leaky_relu(x):
+    """Leaky ReLU with its slope in the input's dtype: ``LeakyReLU``'s op takes the slope as a
+    float32 attribute, 3e-9 off 0.2, which float64 models would see."""
+    return keras.ops.where(x > 0, x, x * LEAKY_SLOPE)
+
+
 KERNEL_AXES = (2, 3, 1, 0)  # (out, in, k, k) -> (k, k, in, out); transposed: (k, k, out, in)
 
 
@@ -57,6 +65,8 @@ def _layers(spec, size, dtype):
             )
         ]
     if isinstance(spec, Activation):
+        if spec.function == "leaky_relu" and dtype != "float32":
+            return [keras.layers.Activation(exact_leaky_relu, name=spec.name, dtype=dtype)]
         return [ACTIVATIONS[spec.function](name=spec.name, dtype=dtype)]
     raise NotImplementedError(f"{type(spec).__name__} is not supported with tensorflow")
 
