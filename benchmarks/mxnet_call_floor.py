@@ -41,13 +41,12 @@ def main() -> None:
 
     from gan_backends import models, selection
     from gan_backends.backends.mxnet.trainer import TrainStep
+    from gan_backends.step import StepSettings
 
     selection.set_backend("mxnet")
     hyper = HYPERPARAMETERS["gan"]
-    step = TrainStep(
-        models.gan_generator(seed=0), models.gan_discriminator(seed=0), hyper.lr_D, hyper.lr_G,
-        hyper.beta1, 0.999, 1e-8, compiled=True, mixed_precision=False, cluster=None,
-    )  # fmt: skip
+    settings = StepSettings(hyper.lr_D, hyper.lr_G, hyper.beta1, 0.999, 1e-8, compiled=True)
+    step = TrainStep(models.gan_generator(seed=0), models.gan_discriminator(seed=0), settings)
     rng = np.random.default_rng(0)
     step.load_data(rng.normal(size=(1000, 2)).astype(np.float32))
     batches = rng.permutation(1000)[: 100 * args.batch_size].reshape(100, args.batch_size)

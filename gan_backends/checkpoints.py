@@ -32,6 +32,8 @@ class Checkpoint:
     optimizer: dict[str, np.ndarray] = field(default_factory=dict)
     rng_state: dict[str, Any] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
+    dtype: str = "float32"
+    """The dtype it was trained in (checkpoints older than the field: float32)."""
 
 
 def save_checkpoint(path: str | os.PathLike, trainer: Trainer, config: dict[str, Any]) -> Path:
@@ -45,6 +47,7 @@ def save_checkpoint(path: str | os.PathLike, trainer: Trainer, config: dict[str,
         "epoch": trainer.epoch,
         "rng_state": trainer.rng.bit_generator.state,
         "history": trainer.history.as_dict(),
+        "dtype": trainer.settings.dtype,
         # The archive's checksums cover the arrays, not their names: record the names too.
         "entries": sorted(arrays),
     }
@@ -84,7 +87,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         groups[group][name] = value
     return Checkpoint(
         meta["config"], meta["epoch"], groups["G"], groups["D"], groups["optimizer"],
-        meta["rng_state"], meta["history"],
+        meta["rng_state"], meta["history"], meta.get("dtype", "float32"),
     )  # fmt: skip
 
 
@@ -136,7 +139,13 @@ HISTORY_KINDS = {
 
 
 def restore(trainer: Trainer, checkpoint: Checkpoint) -> None:
-    """Put the trainer (and its networks) back in the state the checkpoint recorded."""
+    """Put the trainer (and its networks) back in the state the checkpoint recorded; a
+    ValueError if it was trained in another dtype."""
+    if checkpoint.dtype != trainer.settings.dtype:
+        raise ValueError(
+            f"the checkpoint was trained in {checkpoint.dtype}, the trainer's dtype is "
+            f"{trainer.settings.dtype}; build it with dtype={checkpoint.dtype!r}"
+        )
     set_weights(trainer.generator, checkpoint.generator)
     set_weights(trainer.discriminator, checkpoint.discriminator)
     trainer.load_optimizer_state(checkpoint.optimizer)

@@ -48,6 +48,7 @@ from gan_backends.experiments import Config
 from gan_backends.extras import MissingExtraError
 from gan_backends.files import CorruptFileError, WriteError, check_output_path, write_atomically
 from gan_backends.runs import RunFolderError
+from gan_backends.step import DTYPES
 from gan_backends.weights import set_weights
 
 VALID = ", ".join(selection.DEFAULT_ORDER)
@@ -120,6 +121,11 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     settings.add_argument(
         "--mixed-precision", action="store_true", help="bfloat16 forward passes (PyTorch, GPU)"
     )
+    settings.add_argument(
+        "--dtype", choices=DTYPES, default="float32",
+        help="of weights, data, noise, Adam and losses (default float32; float64 to check that "
+        "backends compute the same)",
+    )  # fmt: skip
     images = parser.add_argument_group("DCGAN only")
     images.add_argument(
         "--dataset",
@@ -180,6 +186,7 @@ def config_from(args: argparse.Namespace) -> Config:
         limit=args.limit,
         compiled=False if args.eager else True if args.compile else None,
         mixed_precision=args.mixed_precision,
+        dtype=args.dtype,
     )
 
 

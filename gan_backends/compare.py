@@ -57,6 +57,8 @@ def worker_command(
         "--lr-d", repr(config.lr_D), "--lr-g", repr(config.lr_G), "--beta1", repr(config.beta1),
         "--latent-dim", str(config.latent_dim), "--seed", str(config.seed),
     ]  # fmt: skip
+    if config.dtype != "float32":
+        command += ["--dtype", config.dtype]
     if overwrite:
         command.append("--overwrite")
     if tensorboard is not None:

@@ -99,10 +99,12 @@ class Config:
     limit: int | None = None
     compiled: bool | None = None
     mixed_precision: bool = False
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_DEFAULTS:
             raise ValueError(f"model must be 'gan' or 'dcgan'; got {self.model!r}")
+        models.check_dtype(self.dtype, "--dtype")
         for name, rule in SETTINGS.items():
             value = getattr(self, name)
             if not (name == "limit" and value is None):
@@ -165,13 +167,15 @@ def build_trainer(
     """Networks for ``config`` holding ``weights`` (``G/<name>``, ``D/<name>``, as made by
     :func:`initial_weights`), and their trainer (a worker of ``cluster``, when given)."""
     with distributed.scope():
-        generator, discriminator = (models.build(network) for network in config.networks())
+        generator, discriminator = (
+            models.build(network, dtype=config.dtype) for network in config.networks()
+        )
         set_weights(generator, _group(weights, "G/"))
         set_weights(discriminator, _group(weights, "D/"))
         return Trainer(
             generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
             compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
-            cluster=cluster,
+            cluster=cluster, dtype=config.dtype,
         )  # fmt: skip
 
 
@@ -514,6 +518,11 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
         return []
     checkpoint = load_checkpoint(path)
     saved = Config.from_dict(checkpoint.config)
+    if checkpoint.dtype != config.dtype:
+        raise ValueError(
+            f"cannot resume {path}: it was trained in {checkpoint.dtype}, not --dtype "
+            f"{config.dtype}; resume with --dtype {checkpoint.dtype} or use another --out folder"
+        )
     clashes = [
         f"{name}={getattr(config, name)!r} (checkpoint: {getattr(saved, name)!r})"
         for name in COMPATIBLE_ON_RESUME

@@ -15,26 +15,44 @@ import numpy as np
 
 from gan_backends import architectures, datasets, selection
 from gan_backends.architectures import Network
+from gan_backends.step import DTYPES, DType
 
 Model = Any
 
 
-def build(network: Network, seed: int | None = None) -> Model:
-    """A native model of the selected backend for ``network``, initialised from ``seed``."""
+def build(network: Network, seed: int | None = None, dtype: DType = "float32") -> Model:
+    """A native model of the selected backend for ``network``, initialised from ``seed``, its
+    weights in ``dtype`` (float64 holds the same initial values as float32)."""
+    check_dtype(dtype)
     backend = selection.current()
-    model = backend.nn.build(network)
+    model = backend.nn.build(network, dtype)
     backend.nn.set_weights(model, network.initial_weights(np.random.default_rng(seed)))
     return model
 
 
-def gan_generator(latent_dim: int = 2, data_dim: int = 2, seed: int | None = None) -> Model:
+def check_dtype(dtype: Any, what: str = "dtype") -> None:
+    """Raise ValueError naming ``what`` unless ``dtype`` is one of :data:`DTYPES`."""
+    if dtype not in DTYPES:
+        raise ValueError(f"{what} must be one of {', '.join(DTYPES)}; got {dtype!r}")
+
+
+def dtype_of(model: Model) -> DType:
+    """The dtype of the model's weights."""
+    return next(iter(backend_of(model).nn.get_weights(model).values())).dtype.name
+
+
+def gan_generator(
+    latent_dim: int = 2, data_dim: int = 2, seed: int | None = None, dtype: DType = "float32"
+) -> Model:
     """d2l 20.1's generator: one dense layer, latent_dim -> data_dim."""
-    return build(architectures.gan_generator(latent_dim, data_dim), seed)
+    return build(architectures.gan_generator(latent_dim, data_dim), seed, dtype)
 
 
-def gan_discriminator(data_dim: int = 2, seed: int | None = None) -> Model:
+def gan_discriminator(
+    data_dim: int = 2, seed: int | None = None, dtype: DType = "float32"
+) -> Model:
     """d2l 20.1's discriminator: dense 2 -> 5, tanh, dense 5 -> 3, tanh, dense 3 -> 1 logit."""
-    return build(architectures.gan_discriminator(data_dim), seed)
+    return build(architectures.gan_discriminator(data_dim), seed, dtype)
 
 
 def dcgan_generator(
@@ -43,16 +61,22 @@ def dcgan_generator(
     image_size: int = 64,
     channels: int = 3,
     seed: int | None = None,
+    dtype: DType = "float32",
 ) -> Model:
     """d2l 20.2's generator: noise (N, latent_dim, 1, 1) -> images (N, channels, size, size)."""
-    return build(architectures.dcgan_generator(latent_dim, width, image_size, channels), seed)
+    network = architectures.dcgan_generator(latent_dim, width, image_size, channels)
+    return build(network, seed, dtype)
 
 
 def dcgan_discriminator(
-    width: int = 64, image_size: int = 64, channels: int = 3, seed: int | None = None
+    width: int = 64,
+    image_size: int = 64,
+    channels: int = 3,
+    seed: int | None = None,
+    dtype: DType = "float32",
 ) -> Model:
     """d2l 20.2's discriminator: images (N, channels, size, size) -> one logit each."""
-    return build(architectures.dcgan_discriminator(width, image_size, channels), seed)
+    return build(architectures.dcgan_discriminator(width, image_size, channels), seed, dtype)
 
 
 def g_block(

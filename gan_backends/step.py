@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from gan_backends.datasets import LEVELS
+
 if TYPE_CHECKING:
     from gan_backends.distributed import Cluster
 
@@ -70,3 +72,11 @@ class TrainStep(Protocol):
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`optimizer_state` returned, on any backend."""
         ...
+
+
+def levels(dtype: DType) -> np.ndarray:
+    """The value of each uint8 level in the models' range, ``level / 127.5 - 1``, in ``dtype``:
+    the table a step turns uint8 images into its examples with."""
+    if dtype == "float32":
+        return LEVELS
+    return np.arange(256, dtype=dtype) / 127.5 - 1.0

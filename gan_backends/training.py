@@ -38,7 +38,8 @@ from tqdm import tqdm
 
 from gan_backends import notebook
 from gan_backends.distributed import Cluster
-from gan_backends.models import Model, backend_of, check_batch, network_of
+from gan_backends.models import Model, backend_of, check_batch, check_dtype, dtype_of, network_of
+from gan_backends.step import DType, StepSettings, TrainStep
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -108,6 +109,11 @@ class Trainer:
     batch-norm statistics stay float32): for GPUs, and on PyTorch only (the others raise
     NotImplementedError).
 
+    ``dtype`` (``"float32"`` or ``"float64"``; None: the models') is the dtype of the weights,
+    data, noise, Adam's state and losses; the models must have been built in it
+    (``models.dcgan_generator(..., dtype="float64")``). float64 is for checking semantics:
+    every backend then agrees with every other to about 1e-7 over many steps.
+
     ``cluster`` (:func:`gan_backends.distributed.current`) makes this trainer one worker of a
     data-parallel run: the networks must have been built in :func:`gan_backends.distributed.scope`.
     """
@@ -127,10 +133,12 @@ class Trainer:
         seed: int | None = None,
         mixed_precision: bool = False,
         cluster: Cluster | None = None,
+        dtype: DType | None = None,
     ):
         backend = backend_of(generator)
         if backend_of(discriminator) is not backend:
             raise ValueError("the generator and the discriminator belong to different backends")
+        dtype = self._check_dtypes(generator, discriminator, dtype)
         for name, value in {"lr_D": lr_D, "lr_G": lr_G}.items():
             check_setting(name, value, NON_NEGATIVE)
         check_setting("epsilon", epsilon, POSITIVE)
@@ -150,10 +158,31 @@ class Trainer:
         self.compiled = compiled
         self._stepped = False
         self.cluster = cluster
-        self._step = backend.trainer.TrainStep(
-            generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-            mixed_precision, cluster,
-        )  # fmt: skip
+        self.settings = StepSettings(
+            lr_D, lr_G, beta1, beta2, epsilon, compiled, dtype, mixed_precision, cluster
+        )
+        self._step: TrainStep = backend.trainer.TrainStep(generator, discriminator, self.settings)
+
+    @staticmethod
+    def _check_dtypes(generator: Model, discriminator: Model, dtype: DType | None) -> DType:
+        """``dtype``, or the models' one where it is None; a ValueError unless they agree."""
+        if dtype is not None:
+            check_dtype(dtype)
+        model_dtypes = {"generator": dtype_of(generator), "discriminator": dtype_of(discriminator)}
+        for role, model_dtype in model_dtypes.items():
+            if model_dtype != (dtype or model_dtype) or model_dtype != model_dtypes["generator"]:
+                raise ValueError(
+                    f"the {role}'s weights are {model_dtype}, but the trainer's dtype is "
+                    f"{dtype or model_dtypes['generator']}; build both models with "
+                    f"dtype={(dtype or model_dtype)!r}"
+                )
+        return model_dtypes["generator"]
+
+    def _in_dtype(self, array: np.ndarray) -> np.ndarray:
+        """Float data or noise in the step's dtype (uint8 images stay uint8)."""
+        if self.settings.dtype == "float32" or array.dtype == np.uint8:
+            return array
+        return array.astype(self.settings.dtype)
 
     def step(self, X: np.ndarray, Z: np.ndarray) -> tuple[float, float]:
         """One update of D, then of G, on a batch of data and noise; returns (loss_D, loss_G)."""
@@ -161,9 +190,9 @@ class Trainer:
         Z = check_batch(Z, self.noise_shape, "Z")
         if len(X) != len(Z):
             raise ValueError(f"X and Z must hold as many examples; got {len(X)} and {len(Z)}")
-        self._step.load_data(X)
+        self._step.load_data(self._in_dtype(X))
         part = self._part(len(X))
-        loss_D, loss_G = self._run(np.arange(len(X))[None, part], Z[None, part])
+        loss_D, loss_G = self._run(np.arange(len(X))[None, part], self._in_dtype(Z[None, part]))
         return float(loss_D), float(loss_G)
 
     def _part(self, batch_size: int) -> slice:
@@ -197,7 +226,7 @@ class Trainer:
         steps = len(data) // batch_size
         part = self._part(batch_size)
         if not isinstance(data, np.memmap):
-            self._step.load_data(data)
+            self._step.load_data(self._in_dtype(data))
         note = None if self._stepped else self._step.compile_note
         view = notebook.live_view(self, data, live) if self.epoch < epochs else None
         bar_class = notebook.progress_bar() if view else tqdm
@@ -218,7 +247,7 @@ class Trainer:
         batches = self.rng.permutation(len(data))[: steps * batch_size]
         batches = np.ascontiguousarray(batches.reshape(steps, batch_size)[:, part])
         Z = self.rng.standard_normal((steps, batch_size, *self.noise_shape), np.float32)
-        Z = np.ascontiguousarray(Z[:, part])
+        Z = self._in_dtype(np.ascontiguousarray(Z[:, part]))
         start = time.perf_counter()
         totals = np.zeros(2)
         done = 0
@@ -263,7 +292,7 @@ class Trainer:
         fitting = max(1, self.STREAM_BYTES // (example_bytes * batches.shape[1]))
         batches = batches[:fitting]
         needed = np.unique(batches)
-        self._step.load_data(np.asarray(data[needed]))
+        self._step.load_data(self._in_dtype(np.asarray(data[needed])))
         return np.searchsorted(needed, batches)
 
     def _run(self, batches: np.ndarray, Z: np.ndarray) -> np.ndarray:

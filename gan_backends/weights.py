@@ -36,7 +36,8 @@ def set_weights(model: Model, weights: Mapping[str, np.ndarray]) -> None:
 def check_weights(
     expected: Mapping[str, tuple[int, ...]], weights: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """``weights`` as float32 arrays, or a ValueError that names what was expected."""
+    """``weights`` as float arrays (float64 kept, anything else float32), or a ValueError that
+    names what was expected. Each backend's ``set_weights`` casts them to the model's dtype."""
     unknown = sorted(set(weights) - set(expected))
     missing = sorted(set(expected) - set(weights))
     if unknown or missing:
@@ -48,7 +49,9 @@ def check_weights(
         )
     checked = {}
     for name, shape in expected.items():
-        value = np.asarray(weights[name], dtype=np.float32)
+        value = np.asarray(weights[name])
+        if value.dtype != np.float64:
+            value = value.astype(np.float32)
         if value.shape != shape:
             raise ValueError(f"weight {name!r} must have shape {shape}; got {value.shape}")
         if not np.all(np.isfinite(value)):

@@ -15,7 +15,7 @@ from gan_backends import architectures, datasets, experiments, models
 from gan_backends.architectures import BatchNorm, Network
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
-from tests.conftest import per_backend
+from tests.conftest import nudge_by_one_ulp, per_backend
 
 GOLDEN = Path(__file__).parent / "golden" / "dcgan_small.npz"  # python -m tests.test_dcgan
 SMALL = {"latent_dim": 8, "width": 8, "image_size": 16}
@@ -120,10 +120,14 @@ def small_outputs():
     }
 
 
-def twenty_steps():
-    """Per-step losses of the small DCGAN at the default learning rates from seeded weights,
-    data and noise, and the weights (moving statistics included) it ends with."""
+def twenty_steps(ulp_seed=None):
+    """Per-step losses of the small DCGAN at the default learning rates from seeded weights
+    (one ulp away, at random from ``ulp_seed``, where it is given), data and noise, and the
+    weights (moving statistics included) it ends with."""
     G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
+    if ulp_seed is not None:
+        nudge_by_one_ulp(G, ulp_seed)
+        nudge_by_one_ulp(D, ulp_seed + 1)
     config = Config.for_model("dcgan")
     trainer = gb.Trainer(G, D, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1)
     data = datasets.shapes(STEPS * BATCH, image_size=16, seed=4).reshape(STEPS, BATCH, 3, 16, 16)
@@ -148,14 +152,30 @@ def test_forward_agrees_across_backends_in_both_modes(all_backends):
             )
 
 
+def assert_stable_at(tolerance, losses, weights):
+    """The one-ulp control: float32 steps from weights one ulp away stay within a tenth of
+    ``tolerance`` of ``losses`` and ``weights`` (on these shapes, at these settings; on emoji
+    at width 8 they do not), so that a difference beyond it is no rounding."""
+    control_losses, control_weights = twenty_steps(ulp_seed=0)
+    message = "the one-ulp control: this float32 trajectory is chaotic at this tolerance"
+    np.testing.assert_allclose(control_losses, losses, atol=tolerance / 10, err_msg=message)
+    for key, value in weights.items():
+        np.testing.assert_allclose(
+            control_weights[key], value, atol=tolerance / 10, err_msg=f"{message}: {key}"
+        )
+
+
 def test_twenty_steps_follow_the_golden_trajectory(backend):
-    losses, _ = twenty_steps()
+    losses, weights = twenty_steps()
+    assert_stable_at(1e-3, losses, weights)
     np.testing.assert_allclose(losses, np.load(GOLDEN)["steps"], atol=1e-3, rtol=0)
 
 
 def test_twenty_steps_agree_across_backends_moving_statistics_included(all_backends):
     runs = per_backend(all_backends, twenty_steps)
     first_losses, first_weights = runs[all_backends[0]]
+    gb.set_backend(all_backends[0])
+    assert_stable_at(1e-3, first_losses, first_weights)
     for name in all_backends[1:]:
         losses, weights = runs[name]
         np.testing.assert_allclose(losses, first_losses, atol=1e-3, rtol=0, err_msg=name)

@@ -12,7 +12,7 @@ import pytest
 import gan_backends as gb
 from gan_backends import datasets, models
 from gan_backends.architectures import Dense, Network
-from tests.conftest import per_backend, require_backends
+from tests.conftest import nudge_by_one_ulp, per_backend, require_backends
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "gan_20_steps.json"
@@ -75,10 +75,14 @@ def test_forward_matches_numpy_with_shared_weights(backend):
     np.testing.assert_allclose(gb.discriminate(D, z), numpy_discriminator(w_D, z)[:, 0], atol=1e-5)
 
 
-def twenty_steps():
-    """Per-step (loss_D, loss_G) of the chapter's setup from fixed weights, data and noise."""
+def twenty_steps(ulp_seed=None):
+    """Per-step (loss_D, loss_G) of the chapter's setup from fixed weights, data and noise (the
+    weights one ulp away, at random from ``ulp_seed``, where it is given)."""
     data = datasets.gaussian(1000, seed=0)
     G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    if ulp_seed is not None:
+        nudge_by_one_ulp(G, ulp_seed)
+        nudge_by_one_ulp(D, ulp_seed + 1)
     trainer = gb.Trainer(G, D, lr_D=0.05, lr_G=0.005)
     noise = np.random.default_rng(1).standard_normal((STEPS, BATCH, 2), np.float32)
     return np.array(
@@ -86,13 +90,26 @@ def twenty_steps():
     )
 
 
+def assert_stable_at(tolerance, trajectory):
+    """The one-ulp control: float32 steps from weights one ulp away stay within a tenth of
+    ``tolerance`` of ``trajectory``, so that a difference beyond it is no rounding."""
+    np.testing.assert_allclose(
+        twenty_steps(ulp_seed=0), trajectory, atol=tolerance / 10, rtol=0,
+        err_msg="the one-ulp control: this float32 trajectory is chaotic at this tolerance",
+    )  # fmt: skip
+
+
 def test_twenty_steps_follow_the_golden_trajectory(backend):
     golden = np.array(json.loads(GOLDEN.read_text())["losses"])
-    np.testing.assert_allclose(twenty_steps(), golden, atol=1e-4, rtol=0)
+    trajectory = twenty_steps()
+    assert_stable_at(1e-4, trajectory)
+    np.testing.assert_allclose(trajectory, golden, atol=1e-4, rtol=0)
 
 
 def test_twenty_steps_agree_across_backends_in_one_process(all_backends):
     trajectories = per_backend(all_backends, twenty_steps)
+    gb.set_backend(all_backends[0])
+    assert_stable_at(1e-4, trajectories[all_backends[0]])
     for name in all_backends[1:]:
         np.testing.assert_allclose(
             trajectories[name], trajectories[all_backends[0]], atol=1e-4, rtol=0, err_msg=name

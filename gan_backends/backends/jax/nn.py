@@ -15,6 +15,7 @@ with the forms that XLA runs well: strided convolutions, their kernel gradients,
 :func:`_conv_transpose`, a transposed convolution without dilation.
 """
 
+import contextlib
 from functools import partial
 
 import jax
@@ -49,10 +50,23 @@ HIGHEST = lax.Precision.HIGHEST  # float32 products on GPUs too, not TensorFloat
 
 class Model:
     """An architecture spec and its weights: ``params`` and ``stats``, JAX arrays by canonical
-    name, kernels in the layout above. Training replaces the arrays; the object stays."""
+    name, kernels in the layout above, in ``dtype``. Training replaces the arrays; the object
+    stays."""
 
-    def __init__(self, network, params, stats):
-        self.network, self.params, self.stats = network, params, stats
+    def __init__(self, network, params, stats, dtype):
+        self.network, self.params, self.stats, self.dtype = network, params, stats, dtype
+
+
+def precision(dtype):
+    """A context in which JAX computes in ``dtype``: float64 needs JAX's x64 mode, switched on
+    only inside (it is a global setting that changes every other JAX code's default dtypes)."""
+    if dtype == "float32":
+        return contextlib.nullcontext()
+    if hasattr(jax, "enable_x64"):  # jax >= 0.5
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64()
 
 
 def _conv(x, kernel, stride, padding):
@@ -210,8 +224,8 @@ def slots(network):
     }
 
 
-def build(network):
-    model = Model(network, {}, {})
+def build(network, dtype):
+    model = Model(network, {}, {}, dtype)
     set_weights(model, {name: np.zeros(shape) for name, shape in network.weight_shapes().items()})
     return model
 
@@ -226,14 +240,17 @@ def get_weights(model):
 
 def set_weights(model, weights):
     model.params, model.stats = {}, {}
-    for name, axes in slots(model.network).items():
-        # A copy: on a CPU, jnp.asarray may share the caller's NumPy memory.
-        value = jnp.array(to_native(weights[name], axes))
-        (model.stats if name.endswith(STATISTICS) else model.params)[name] = value
+    with precision(model.dtype):
+        for name, axes in slots(model.network).items():
+            # A copy: on a CPU, jnp.asarray may share the caller's NumPy memory.
+            value = jnp.array(to_native(weights[name], axes), model.dtype)
+            (model.stats if name.endswith(STATISTICS) else model.params)[name] = value
 
 
 def forward(model, x, training):
-    y, stats = apply(model.network, model.params, model.stats, jnp.asarray(x), training)
+    with precision(model.dtype):
+        x = jnp.asarray(x, model.dtype)
+        y, stats = apply(model.network, model.params, model.stats, x, training)
     if training:
         model.stats = stats
     return np.array(y)

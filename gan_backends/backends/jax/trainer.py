@@ -23,27 +23,29 @@ from jax import lax
 from jax.sharding import PartitionSpec
 
 from gan_backends.backends.jax.distributed import AXIS, REPLICATED, SPLIT, per_worker
-from gan_backends.backends.jax.nn import apply_native, slots, to_native_images
-from gan_backends.datasets import LEVELS
+from gan_backends.backends.jax.nn import apply_native, precision, slots, to_native_images
 from gan_backends.layouts import to_canonical, to_native
+from gan_backends.step import levels
 
 __all__ = ["TrainStep"]
 
 
 class TrainStep:
-    def __init__(
-        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision, cluster,
-    ):  # fmt: skip
-        if mixed_precision:
+    def __init__(self, generator, discriminator, settings):
+        self.settings = settings
+        lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
+        epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
+        if settings.mixed_precision:
             raise NotImplementedError("mixed precision is not supported with jax")
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
-        self.moments = {
-            role: {key: {k: jnp.zeros_like(p) for k, p in model.params.items()} for key in "mv"}
-            for role, model in self.models.items()
-        }
-        self.adam_steps = jnp.zeros((), jnp.float32)
+        self.dtype = settings.dtype
+        with precision(self.dtype):
+            self.moments = {
+                role: {key: {k: jnp.zeros_like(p) for k, p in model.params.items()} for key in "mv"}
+                for role, model in self.models.items()
+            }
+            self.adam_steps = jnp.zeros((), self.dtype)
         self.learning_rates = {"D": lr_D, "G": lr_G}
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.loops_in_xla = compiled and not generator.network.is_image
@@ -123,12 +125,11 @@ class TrainStep:
         state, losses = self._step(state, self._examples(data, batch), to_native_images(z))
         return state, totals + losses
 
-    @staticmethod
-    def _examples(data, batch):
-        """The batch's examples as float32 (uint8 images through the table of levels)."""
+    def _examples(self, data, batch):
+        """The batch's examples in the step's dtype (uint8 images through the table of levels)."""
         x = jnp.take(data, batch, axis=0)
         if x.dtype == jnp.uint8:
-            x = jnp.take(jnp.asarray(LEVELS), x.astype(jnp.int32), axis=0)
+            x = jnp.take(jnp.asarray(levels(self.dtype)), x.astype(jnp.int32), axis=0)
         return x
 
     def _steps(self, carry, data, batches, Z, count):
@@ -137,14 +138,19 @@ class TrainStep:
         return lax.fori_loop(0, count, step, carry)
 
     def load_data(self, data):
-        self.data = to_native_images(jnp.array(data))
+        with precision(self.dtype):
+            self.data = to_native_images(jnp.array(data))
 
     def run(self, batches, Z):
+        with precision(self.dtype):
+            return self._run(batches, Z)
+
+    def _run(self, batches, Z):
         state = {
             role: {"params": model.params, "stats": model.stats, **self.moments[role]}
             for role, model in self.models.items()
         }
-        carry = (state | {"t": self.adam_steps}, jnp.zeros(2, jnp.float32))
+        carry = (state | {"t": self.adam_steps}, jnp.zeros(2, self.dtype))
         if self.loops_in_xla:
             count = len(batches)
             padding = (0, (1 << (count - 1).bit_length()) - count)
@@ -179,8 +185,10 @@ class TrainStep:
         return state
 
     def load_optimizer_state(self, state):
-        self.adam_steps = jnp.asarray(float(state["D/step"]), jnp.float32)
-        for role, moments in self.moments.items():
-            for name, axes in self._moments(role):
-                moments["m"][name] = jnp.array(to_native(state[f"{role}/{name}.m"], axes))
-                moments["v"][name] = jnp.array(to_native(state[f"{role}/{name}.v"], axes))
+        with precision(self.dtype):
+            self.adam_steps = jnp.asarray(float(state["D/step"]), self.dtype)
+            for role, moments in self.moments.items():
+                for name, axes in self._moments(role):
+                    m, v = (state[f"{role}/{name}.{key}"] for key in "mv")
+                    moments["m"][name] = jnp.array(to_native(m, axes), self.dtype)
+                    moments["v"][name] = jnp.array(to_native(v, axes), self.dtype)

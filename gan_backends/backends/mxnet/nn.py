@@ -25,7 +25,15 @@ ACTIVATIONS = {
 }
 
 
-def _layer(spec):
+class ExactLeakyReLU(gluon.HybridBlock):
+    """Leaky ReLU with its slope in the input's dtype: ``nn.LeakyReLU`` takes the slope as a
+    float32 parameter, 1.5e-8 off 0.2, which float64 models would see."""
+
+    def hybrid_forward(self, F, x):
+        return F.np.where(x > 0, x, x * LEAKY_SLOPE)
+
+
+def _layer(spec, dtype):
     if isinstance(spec, Dense):
         return nn.Dense(spec.out_features, in_units=spec.in_features)
     if isinstance(spec, Conv):
@@ -39,15 +47,18 @@ def _layer(spec):
             momentum=1.0 - BN_MOMENTUM, epsilon=BN_EPSILON, in_channels=spec.channels
         )
     if isinstance(spec, Activation):
+        if spec.function == "leaky_relu" and dtype != "float32":
+            return ExactLeakyReLU()
         return ACTIVATIONS[spec.function]()
     raise NotImplementedError(f"{type(spec).__name__} is not supported with mxnet")
 
 
-def build(network):
+def build(network, dtype):
     model = nn.HybridSequential()
     for spec in network.layers:
-        model.add(_layer(spec))
+        model.add(_layer(spec, dtype))
     model.initialize(ctx=CONTEXT)
+    model.cast(dtype)
     model.network = network
     return model
 
@@ -78,11 +89,11 @@ def get_weights(model):
 
 def set_weights(model, weights):
     for name, (parameter, axes) in slots(model).items():
-        parameter.set_data(mnp.array(to_native(weights[name], axes)))
+        parameter.set_data(mnp.array(to_native(weights[name], axes), dtype=parameter.dtype))
 
 
 def forward(model, x, training):
-    x = mnp.array(x, ctx=CONTEXT)
+    x = mnp.array(x, ctx=CONTEXT, dtype=next(iter(model.collect_params().values())).dtype)
     if not training:
         with autograd.predict_mode():
             return model(x).asnumpy()

@@ -20,8 +20,8 @@ from mxnet import np as mnp
 from gan_backends.backends.mxnet.device import CONTEXT
 from gan_backends.backends.mxnet.distributed import all_mean
 from gan_backends.backends.mxnet.nn import build, slots
-from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
+from gan_backends.step import levels
 
 __all__ = ["TrainStep"]
 
@@ -56,9 +56,10 @@ class GeneratorLoss(gluon.HybridBlock):
         return _softplus(F, -self.discriminator(fake)).mean()
 
 
-def _frozen_view(model):
-    """A copy of ``model`` on the same weight and statistics arrays, without gradients."""
-    view = build(model.network)
+def _frozen_view(model, dtype):
+    """A copy of ``model`` (of ``dtype``) on the same weight and statistics arrays, without
+    gradients."""
+    view = build(model.network, dtype)
     view.collect_params().setattr("grad_req", "null")
     for source, target in zip(
         model.collect_params().values(), view.collect_params().values(), strict=True
@@ -121,21 +122,24 @@ class Adam:
     ``beta2 * (v - g*g) + g*g``, which cancels to 7e-5 relative error while ``v`` is small.
     """
 
-    def __init__(self, model, lr, beta1, beta2, epsilon, workers=1):
+    def __init__(self, model, lr, beta1, beta2, epsilon, workers=1, dtype="float32"):
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
         self.hyperparameters = lr, beta1, beta2, epsilon
         self.workers = workers
         weights = [p.data() for p in self.parameters]
         gradients = [p.grad() for p in self.parameters]
-        self.large = [i for i, w in enumerate(weights) if w.size >= LARGE_PARAMETER]
-        self.small = small = [i for i, w in enumerate(weights) if w.size < LARGE_PARAMETER]
+        # adam_update takes its coefficients in float32 whatever the dtype: in float64 every
+        # parameter goes through the symbol.
+        large = LARGE_PARAMETER if dtype == "float32" else math.inf
+        self.large = [i for i, w in enumerate(weights) if w.size >= large]
+        self.small = small = [i for i, w in enumerate(weights) if w.size < large]
         # Legacy arrays, whose slices (moments()) are views; NumPy-mode slices copy.
-        self.small_m = nd.zeros(sum(weights[i].size for i in small), ctx=CONTEXT)
+        self.small_m = nd.zeros(sum(weights[i].size for i in small), ctx=CONTEXT, dtype=dtype)
         self.small_v = nd.zeros_like(self.small_m)
         self.large_m = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
         self.large_v = {i: nd.zeros(weights[i].shape, ctx=CONTEXT) for i in self.large}
-        self.count = 0  # of updates; the graph keeps its own copy, ``steps``, in float32
-        self.steps = mnp.zeros(1, ctx=CONTEXT)
+        self.count = 0  # of updates; the graph keeps its own copy, ``steps``, in ``dtype``
+        self.steps = mnp.zeros(1, ctx=CONTEXT, dtype=dtype)
         self.m_scale = math.sqrt(np.float32(1 - beta2) / (1 - np.float64(np.float32(beta2))))
         self._fused = [
             (weights[i].as_nd_ndarray(), gradients[i].as_nd_ndarray(), self.large_m[i],
@@ -201,22 +205,22 @@ class Adam:
 
 
 class TrainStep:
-    def __init__(
-        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision, cluster,
-    ):  # fmt: skip
-        if mixed_precision:
+    def __init__(self, generator, discriminator, settings):
+        self.settings = settings
+        lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
+        epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
+        if settings.mixed_precision:
             raise NotImplementedError("mixed precision is not supported with mxnet")
         self.models = {"D": discriminator, "G": generator}
         self.loss_D = DiscriminatorLoss(discriminator)
-        self.loss_G = GeneratorLoss(_frozen_view(discriminator))
+        self.loss_G = GeneratorLoss(_frozen_view(discriminator, settings.dtype))
         if compiled:
             for block in (generator, self.loss_D, self.loss_G):
                 block.hybridize(static_alloc=True, static_shape=True)
-        workers = 1 if cluster is None else cluster.size
+        workers, dtype = 1 if cluster is None else cluster.size, settings.dtype
         self.optimizers = {
-            "D": Adam(discriminator, lr_D, beta1, beta2, epsilon, workers),
-            "G": Adam(generator, lr_G, beta1, beta2, epsilon, workers),
+            "D": Adam(discriminator, lr_D, beta1, beta2, epsilon, workers, dtype),
+            "G": Adam(generator, lr_G, beta1, beta2, epsilon, workers, dtype),
         }
         self.cluster = cluster
         if cluster is not None:
@@ -272,7 +276,7 @@ class TrainStep:
 
     def load_data(self, data):
         self.data = mnp.array(data, ctx=CONTEXT, dtype=data.dtype)
-        self.levels = mnp.array(LEVELS, ctx=CONTEXT)
+        self.levels = mnp.array(levels(self.settings.dtype), ctx=CONTEXT)
 
     def _batches(self, batches, Z):
         """(x, z) of each step, gathered and split at most GATHER_BYTES of data at a time."""
@@ -283,10 +287,10 @@ class TrainStep:
             count = len(indices)
             indices = mnp.array(indices.reshape(-1), ctx=CONTEXT, dtype="int64")
             X = mnp.take(self.data, indices, axis=0)
-            if X.dtype == "uint8":  # images: through the table of levels, to float32
+            if X.dtype == "uint8":  # images: through the table of levels, to the dtype
                 X = mnp.take(self.levels, X.astype("int32"))
             X = mnp.split(X, count)
-            noise = mnp.array(noise.reshape(-1, *noise.shape[2:]), ctx=CONTEXT)
+            noise = mnp.array(noise.reshape(-1, *noise.shape[2:]), ctx=CONTEXT, dtype=noise.dtype)
             yield from zip(X, mnp.split(noise, count), strict=True)
 
     def run(self, batches, Z):

@@ -21,14 +21,22 @@ from gan_backends.layouts import to_canonical, to_native
 __all__ = ["build", "forward", "get_weights", "owns", "set_weights"]
 
 ACTIVATIONS = {
-    "relu": lambda name: keras.layers.ReLU(name=name),
-    "tanh": lambda name: keras.layers.Activation("tanh", name=name),
-    "leaky_relu": lambda name: keras.layers.LeakyReLU(LEAKY_SLOPE, name=name),
+    "relu": lambda **named: keras.layers.ReLU(**named),
+    "tanh": lambda **named: keras.layers.Activation("tanh", **named),
+    "leaky_relu": lambda **named: keras.layers.LeakyReLU(LEAKY_SLOPE, **named),
 }
+
+
+def exact_leaky_relu(x):
+    """Leaky ReLU with its slope in the input's dtype: ``LeakyReLU``'s op takes the slope as a
+    float32 attribute, 3e-9 off 0.2, which float64 models would see."""
+    return keras.ops.where(x > 0, x, x * LEAKY_SLOPE)
+
+
 KERNEL_AXES = (2, 3, 1, 0)  # (out, in, k, k) -> (k, k, in, out); transposed: (k, k, out, in)
 
 
-def _conv(spec, size):
+def _conv(spec, size, dtype):
     """Keras layers for a convolution spec whose input is ``size`` pixels square."""
     p, k, s = spec.padding, spec.kernel_size, spec.stride
     conv = keras.layers.Conv2DTranspose if spec.transposed else keras.layers.Conv2D
@@ -36,42 +44,44 @@ def _conv(spec, size):
     # symmetric padding when that is 2p, without copying the activations into a padded (or out
     # of a cropped) tensor.
     if p and k - s == 2 * p and (spec.transposed or size % s == 0):
-        return [conv(spec.out_channels, k, s, "same", use_bias=False, name=spec.name)]
-    layer = conv(spec.out_channels, k, s, use_bias=False, name=spec.name)
+        return [conv(spec.out_channels, k, s, "same", use_bias=False, name=spec.name, dtype=dtype)]
+    layer = conv(spec.out_channels, k, s, use_bias=False, name=spec.name, dtype=dtype)
     if not p:
         return [layer]
     if spec.transposed:
-        return [layer, keras.layers.Cropping2D(p, name=f"{spec.name}_crop")]
-    return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad"), layer]
+        return [layer, keras.layers.Cropping2D(p, name=f"{spec.name}_crop", dtype=dtype)]
+    return [keras.layers.ZeroPadding2D(p, name=f"{spec.name}_pad", dtype=dtype), layer]
 
 
-def _layers(spec, size):
+def _layers(spec, size, dtype):
     if isinstance(spec, Dense):
-        return [keras.layers.Dense(spec.out_features, name=spec.name)]
+        return [keras.layers.Dense(spec.out_features, name=spec.name, dtype=dtype)]
     if isinstance(spec, Conv):
-        return _conv(spec, size)
+        return _conv(spec, size, dtype)
     if isinstance(spec, BatchNorm):
         return [
             keras.layers.BatchNormalization(
-                momentum=1.0 - BN_MOMENTUM, epsilon=BN_EPSILON, name=spec.name
+                momentum=1.0 - BN_MOMENTUM, epsilon=BN_EPSILON, name=spec.name, dtype=dtype
             )
         ]
     if isinstance(spec, Activation):
-        return [ACTIVATIONS[spec.function](spec.name)]
+        if spec.function == "leaky_relu" and dtype != "float32":
+            return [keras.layers.Activation(exact_leaky_relu, name=spec.name, dtype=dtype)]
+        return [ACTIVATIONS[spec.function](name=spec.name, dtype=dtype)]
     raise NotImplementedError(f"{type(spec).__name__} is not supported with tensorflow")
 
 
-def build(network):
-    layers = [keras.Input(shape=network.input_shape)]
+def build(network, dtype):
+    layers = [keras.Input(shape=network.input_shape, dtype=dtype)]
     if network.is_image:
-        layers.append(keras.layers.Permute((2, 3, 1), name="to_channels_last"))
+        layers.append(keras.layers.Permute((2, 3, 1), name="to_channels_last", dtype=dtype))
     size = network.input_shape[-1]
     for spec in network.layers:
-        layers.extend(_layers(spec, size))
+        layers.extend(_layers(spec, size, dtype))
         if isinstance(spec, Conv):
             size = spec.output_size(size)
     if network.is_image:
-        layers.append(keras.layers.Permute((3, 1, 2), name="to_channels_first"))
+        layers.append(keras.layers.Permute((3, 1, 2), name="to_channels_first", dtype=dtype))
     model = keras.Sequential(layers, name=network.name)
     model.network = network
     return model
@@ -110,7 +120,7 @@ def set_weights(model, weights):
 
 
 def forward(model, x, training):
-    return np.asarray(model(x, training=training))
+    return np.asarray(model(x.astype(model.weights[0].dtype, copy=False), training=training))
 
 
 def owns(model):

@@ -6,23 +6,25 @@ its loss divided by the number of workers; batch norm's moving statistics stay e
 until the step averages them.
 """
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gan_backends.backends.tensorflow.nn import slots
-from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
+from gan_backends.step import levels
 
 __all__ = ["TrainStep"]
 
 
 class TrainStep:
-    def __init__(
-        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision, cluster,
-    ):  # fmt: skip
-        if mixed_precision:
+    def __init__(self, generator, discriminator, settings):
+        self.settings = settings
+        lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
+        epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
+        if settings.mixed_precision:
             raise NotImplementedError("mixed precision is not supported with tensorflow")
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
@@ -47,7 +49,7 @@ class TrainStep:
             signature = [
                 tf.TensorSpec([None, *discriminator.network.input_shape], data_dtype),
                 tf.TensorSpec([None, None], tf.int64),
-                tf.TensorSpec([None, None, *generator.network.input_shape], tf.float32),
+                tf.TensorSpec([None, None, *generator.network.input_shape], self.settings.dtype),
             ]
             self._graphs[data_dtype] = tf.function(steps, input_signature=signature)
         return self._graphs[data_dtype]
@@ -65,8 +67,14 @@ class TrainStep:
                 "gan_backends.distributed.scope(), where TensorFlow's strategy mirrors them"
             )
 
-    @staticmethod
-    def _adam(model, lr, beta1, beta2, epsilon):
+    def _adam(self, model, lr, beta1, beta2, epsilon):
+        if self.settings.dtype != "float32":
+            # Keras casts Python numbers to the weights' dtype through float32 (and keeps a
+            # number learning rate in a float32 variable): give it tensors of the dtype.
+            beta1, beta2, epsilon = (
+                tf.constant(h, self.settings.dtype) for h in (beta1, beta2, epsilon)
+            )
+            lr = functools.partial(tf.constant, lr, self.settings.dtype)
         optimizer = keras.optimizers.Adam(lr, beta_1=beta1, beta_2=beta2, epsilon=epsilon)
         optimizer.build(model.trainable_variables)
         return optimizer
@@ -97,7 +105,7 @@ class TrainStep:
         return loss if self.cluster is None else loss / self.cluster.size
 
     def _steps(self, data, batches, Z):
-        total_D, total_G = tf.zeros(()), tf.zeros(())
+        total_D, total_G = tf.zeros((), self.settings.dtype), tf.zeros((), self.settings.dtype)
         for i in tf.range(tf.shape(batches)[0]):
             loss_D, loss_G = self._step(self._examples(data, batches[i]), Z[i])
             total_D += loss_D
@@ -106,7 +114,7 @@ class TrainStep:
 
     def _distributed_steps(self, data, batches, Z):
         strategy = self.cluster.engine
-        totals = tf.zeros(2)
+        totals = tf.zeros(2, self.settings.dtype)
         for i in tf.range(tf.shape(batches)[0]):
             totals = strategy.run(
                 self._replica_step, (self._examples(data, batches[i]), Z[i], totals)
@@ -134,7 +142,7 @@ class TrainStep:
         return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, tensors)
 
     def _examples(self, data, batch):
-        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        """The batch's examples in the step's dtype (uint8 images through the table of levels)."""
         x = tf.gather(data, batch)
         if x.dtype == tf.uint8:
             x = tf.gather(self.levels, tf.cast(x, tf.int32))
@@ -142,7 +150,7 @@ class TrainStep:
 
     def load_data(self, data):
         self.data = tf.constant(data)
-        self.levels = tf.constant(LEVELS)
+        self.levels = tf.constant(levels(self.settings.dtype))
 
     def run(self, batches, Z):
         run = self._graph(self.data.dtype)

@@ -41,8 +41,9 @@ class BiasedBatchNorm2d(nn.BatchNorm2d):
             x, self.weight, self.bias, None, None, True, 0.0, self.eps
         )
         with torch.no_grad():
-            variance = (inverse_std.float() ** -2 - self.eps).clamp_(min=0.0)
-            self.running_mean.lerp_(mean.float(), self.momentum)
+            dtype = self.running_mean.dtype  # bfloat16 statistics under autocast
+            variance = (inverse_std.to(dtype) ** -2 - self.eps).clamp_(min=0.0)
+            self.running_mean.lerp_(mean.to(dtype), self.momentum)
             self.running_var.lerp_(variance, self.momentum)
         return y
 
@@ -63,10 +64,10 @@ def _layer(spec):
     raise NotImplementedError(f"{type(spec).__name__} is not supported with torch")
 
 
-def build(network):
+def build(network, dtype):
     model = nn.Sequential(OrderedDict((layer.name, _layer(layer)) for layer in network.layers))
     model.network = network
-    return model.to(DEVICE)
+    return model.to(DEVICE, getattr(torch, dtype))
 
 
 def slots(model):
@@ -102,8 +103,9 @@ def set_weights(model, weights):
 
 def forward(model, x, training):
     model.train(training)
+    dtype = next(model.parameters()).dtype
     with torch.no_grad():
-        return model(torch.from_numpy(x).to(DEVICE)).cpu().numpy()
+        return model(torch.from_numpy(x).to(DEVICE, dtype)).cpu().numpy()
 
 
 def owns(model):

@@ -22,8 +22,8 @@ from torch.func import functional_call, grad_and_value, vjp
 
 from gan_backends.backends.torch.device import DEVICE
 from gan_backends.backends.torch.nn import slots
-from gan_backends.datasets import LEVELS
 from gan_backends.layouts import to_canonical, to_native
+from gan_backends.step import levels
 
 __all__ = ["TrainStep"]
 
@@ -35,10 +35,10 @@ def inductor_cache():
 
 
 class TrainStep:
-    def __init__(
-        self, generator, discriminator, lr_D, lr_G, beta1, beta2, epsilon, compiled,
-        mixed_precision, cluster,
-    ):  # fmt: skip
+    def __init__(self, generator, discriminator, settings):
+        self.settings = settings
+        lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
+        epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
         self.memory_format = torch.preserve_format
@@ -55,10 +55,11 @@ class TrainStep:
             role: {key: {k: torch.zeros_like(p) for k, p in parameters.items()} for key in "mv"}
             for role, parameters in self.parameters.items()
         }
-        self.adam_steps = torch.zeros((), device=DEVICE)
+        self.dtype = getattr(torch, settings.dtype)
+        self.adam_steps = torch.zeros((), dtype=self.dtype, device=DEVICE)
         self.learning_rates = {"D": lr_D, "G": lr_G}
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.mixed_precision = mixed_precision
+        self.mixed_precision = settings.mixed_precision
         self.train_step, self.compile_note = self._eager_step, None
         if compiled:
             self.train_step = torch.compile(self._step, fullgraph=True)
@@ -113,7 +114,7 @@ class TrainStep:
             )
         self._adam("G", self._averaged(generator_vjp(gradient_fake)[0]))
         self._average_statistics()
-        totals.add_(torch.stack([loss_D, loss_G]).float())
+        totals.add_(torch.stack([loss_D, loss_G]).to(totals.dtype))
 
     def _eager_step(self, data, batch, z, totals):
         """``_step`` with plain autograd, for eager runs."""
@@ -129,7 +130,7 @@ class TrainStep:
             loss_G = F.softplus(-discriminator(fake)).mean()
         self._foreach_adam("G", self._averaged_list("G", loss_G))
         self._average_statistics()
-        totals.add_(torch.stack([loss_D.detach(), loss_G.detach()]).float())
+        totals.add_(torch.stack([loss_D.detach(), loss_G.detach()]).to(totals.dtype))
 
     def _averaged_list(self, role, loss):
         """The gradients of ``loss`` for the network in ``role``, averaged over the workers."""
@@ -181,7 +182,7 @@ class TrainStep:
         return torch.autocast(DEVICE.type, torch.bfloat16)
 
     def _examples(self, data, batch):
-        """The batch's examples as float32 (uint8 images through the table of levels)."""
+        """The batch's examples in the step's dtype (uint8 images through the table of levels)."""
         x = data[batch]
         if x.dtype == torch.uint8:
             x = self.levels[x.long()]
@@ -189,13 +190,13 @@ class TrainStep:
 
     def load_data(self, data):
         self.data = torch.from_numpy(data).to(DEVICE)
-        self.levels = torch.from_numpy(LEVELS).to(DEVICE)
+        self.levels = torch.from_numpy(levels(self.settings.dtype)).to(DEVICE)
 
     def run(self, batches, Z):
         for model in self.models.values():
             model.train()  # sampling between epochs puts them in inference mode
         batches, Z = torch.from_numpy(batches).to(DEVICE), torch.from_numpy(Z).to(DEVICE)
-        totals = torch.zeros(2, device=DEVICE)
+        totals = torch.zeros(2, dtype=self.dtype, device=DEVICE)
         try:
             for batch, z in zip(batches, Z, strict=True):
                 self.train_step(self.data, batch, z, totals)
