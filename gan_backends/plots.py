@@ -11,7 +11,8 @@ Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so the
 are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
 per grid, if wider) x 400 (one backend) or 700 (several: a row of differences from the first
 backend, so that curves drawn on top of each other still show that they agree) plus the height
-of the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
+of the grid row, ``compare_bands_figure`` 1400 (or 450 per grid) x 450 plus the grid row,
+``plot_functions`` 400x350 per panel, at most 3 panels per row.
 
 Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
 HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
