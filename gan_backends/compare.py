@@ -510,6 +510,12 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
     """The verdicts of a ``--seeds`` comparison as Markdown: one row per backend and summary."""
     reference = summary["reference_backend"]
     seeds = summary["seeds"]
+    if len(summary["backends"]) == 1:
+        return [
+            f"{len(seeds)} runs of {reference} (seeds {', '.join(map(str, seeds))}); no other "
+            f"backend to judge. Noise floor: the largest loss difference between two of its runs: "
+            f"{summary['largest_loss_difference_between_reference_runs']:.3g}."
+        ]
     lines = [
         f"{len(seeds)} runs per backend (seeds {', '.join(map(str, seeds))}), the same on every "
         f"backend. Noise floor: {reference}'s spread over its own runs. Statistic: "
