@@ -295,7 +295,7 @@ def compare(args: argparse.Namespace) -> int:
     config = config_from(args)
     comparison.compare(
         config, backends, out, args.isolated, pythons, args.overwrite, not args.no_progress,
-        args.nproc, args.tensorboard,
+        args.nproc, args.tensorboard, args.seeds,
     )  # fmt: skip
     print(f"wrote {out / 'compare.json'}, {out / 'compare.md'} and {out / 'compare.png'}")
     return 0
@@ -423,6 +423,11 @@ def build_parser(prog: str = "gan-backends") -> argparse.ArgumentParser:
         help="workers per backend, each framework's own distributed engine (default 1)",
     )  # fmt: skip
     _tensorboard_flag(compare_parser)
+    compare_parser.add_argument(
+        "--seeds", type=int, default=1,
+        help="runs per backend from N seeds (seed, seed+1000, ...); N >= 2 gives each backend "
+        "a verdict against the first backend's spread (default 1: one run)",
+    )  # fmt: skip
     add_training_flags(compare_parser)
     compare_parser.set_defaults(handler=compare)
 

@@ -11,7 +11,8 @@ Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so the
 are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
 per grid, if wider) x 400 (one backend) or 700 (several: a row of differences from the first
 backend, so that curves drawn on top of each other still show that they agree) plus the height
-of the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
+of the grid row, ``compare_bands_figure`` 1400 (or 450 per grid) x 450 plus the grid row,
+``plot_functions`` 400x350 per panel, at most 3 panels per row.
 
 Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
 HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
@@ -43,6 +44,7 @@ __all__ = [
     "DPI",
     "GAP",
     "TITLE_HEIGHT",
+    "compare_bands_figure",
     "compare_figure",
     "figure_pixels",
     "gaussian_figure",
@@ -229,6 +231,62 @@ def compare_figure(
     _draw_curves(rows[0].subplots(1, 2), curves)
     if len(curves) > 1:
         _draw_differences(rows[1].subplots(1, 2), curves)
+    if grids:
+        for ax, (name, grid) in zip(
+            rows[-1].subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
+        ):
+            ax.imshow(grid, interpolation="nearest")
+            ax.set_title(name)
+            ax.set_axis_off()
+    return _save(fig, path)
+
+
+#: Hatches that keep overlapping bands apart in black and white, one per backend.
+BAND_HATCHES = ["", "//", "\\\\", "..", "xx", "--"]
+
+
+def compare_bands_figure(
+    bands: dict[str, dict[str, Sequence[Sequence[float]]]],
+    grids: dict[str, np.ndarray] | None,
+    path: str | Path,
+    title: str = "",
+) -> Path:
+    """Each backend's band over its runs: ``bands`` maps a backend to {metric: one per-epoch
+    sequence per run}; one panel per metric, each backend's min-max band (its own hatch) and
+    median line (its own line style, as in ``compare_figure``); then, when given, each backend's
+    sample grid with its name.
+
+    Width: 1400 pixels, or 450 per grid when wider; height: 450 pixels for the bands, plus the
+    grid row as in ``compare_figure``.
+    """
+    metrics = list(next(iter(bands.values())))
+    width = max(14.0, 4.5 * len(grids or ()))
+    heights = [4.5]
+    if grids:
+        aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
+        heights.append(width / len(grids) * aspect + 0.5)
+    fig = _figure(width, sum(heights), title)
+    rows = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    axes = rows[0].subplots(1, len(metrics), squeeze=False)[0]
+    styles = itertools.cycle(zip(CURVE_STYLES, itertools.cycle(BAND_HATCHES), strict=False))
+    for (name, runs), ((line, marker, width_), hatch), colour in zip(
+        bands.items(), styles, itertools.count(), strict=False
+    ):
+        for ax, metric in zip(axes, metrics, strict=True):
+            values = np.asarray(runs[metric], dtype=float)
+            epochs = _epochs(values[0])
+            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), alpha=0.25,
+                            color=f"C{colour}", hatch=hatch, edgecolor=f"C{colour}",
+                            linewidth=0.5)  # fmt: skip
+            label = f"{name} ({len(values)} runs)"
+            ax.plot(epochs, np.median(values, axis=0), color=f"C{colour}", linestyle=line,
+                    marker=marker or ("." if len(epochs) < 2 else ""), linewidth=width_,
+                    markevery=max(1, len(epochs) // 10), label=label)  # fmt: skip
+    for ax, metric in zip(axes, metrics, strict=True):
+        ax.set_title(metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.legend()
     if grids:
         for ax, (name, grid) in zip(
             rows[-1].subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True

@@ -11,6 +11,7 @@ from PIL import Image
 from gan_backends.plots import (
     GAP,
     TITLE_HEIGHT,
+    compare_bands_figure,
     compare_figure,
     image_grid,
     plot_functions,
@@ -133,6 +134,19 @@ def test_compare_figure_widens_for_many_grids(tmp_path):
     grids = {name: np.full((196, 460, 3), 128, dtype=np.uint8) for name in "abcd"}
     image = open_png(compare_figure(curves, grids, tmp_path / "four.png"))
     assert image.size[0] == 4 * 450
+
+
+def test_compare_bands_figure_draws_each_backends_band_and_median_in_every_panel(tmp_path):
+    runs = [LOSS_D, [v + 0.04 for v in LOSS_D], [v - 0.02 for v in LOSS_D]]
+    far = [[v + 1.0 for v in run] for run in runs]
+    bands = {"torch": {"loss_D": runs, "swd": runs}, "jax": {"loss_D": far, "swd": far}}
+    image = open_png(compare_bands_figure(bands, None, tmp_path / "bands.png", title="seeds"))
+    assert image.size == (1400, 450)
+    pixels = np.asarray(image)
+    for panel in (pixels[:, :700], pixels[:, 700:]):
+        for colour in (BLUE, ORANGE):
+            assert count_near(panel, colour, tolerance=10) > 30  # the median lines
+            assert count_near(panel, on_white(colour, 0.25), tolerance=10) > 1000  # the bands
 
 
 def test_plot_functions_draws_one_panel_per_function(tmp_path):
