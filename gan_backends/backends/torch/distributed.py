@@ -26,7 +26,10 @@ TIMEOUT = datetime.timedelta(minutes=10)
 
 def launch(command, environment, nodes):
     if not os.environ.get(VERBOSE_VARIABLE):
-        logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+        # Each of torch's elastic modules sets its own logger's level.
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("torch.distributed.elastic"):
+                logging.getLogger(name).setLevel(logging.ERROR)
     config = LaunchConfig(
         min_nodes=nodes.count, max_nodes=nodes.count, nproc_per_node=nodes.nproc,
         run_id=nodes.run_id, rdzv_backend="c10d",
