@@ -275,7 +275,7 @@ def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_pa
 @pytest.mark.parametrize(
     ("stop", "status", "after_an_epoch"),
     [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, False)],
-    ids=["SIGTERM after an epoch", "Ctrl-C while starting"],
+    ids=["SIGTERM after an epoch", "Ctrl-C as the workers start"],
 )
 def test_sigterm_and_ctrl_c_stop_the_launcher_with_one_line_and_a_resumable_run(
     backend, tmp_path, stop, status, after_an_epoch
@@ -286,8 +286,10 @@ def test_sigterm_and_ctrl_c_stop_the_launcher_with_one_line_and_a_resumable_run(
     try:
         if after_an_epoch:
             wait_for(out / "metrics.json")
-        else:
-            time.sleep(1.0)
+        else:  # as the workers start
+            deadline = time.monotonic() + 60
+            while len(descendants_of(launcher.pid)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
         processes = descendants_of(launcher.pid)
         os.killpg(launcher.pid, stop)  # Ctrl-C signals the terminal's whole foreground group
         _, stderr = launcher.communicate(timeout=60)
