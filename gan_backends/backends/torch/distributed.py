@@ -37,6 +37,10 @@ def launch(command, environment, nodes):
         rdzv_configs={"is_host": nodes.rank == 0}, local_addr=nodes.host, max_restarts=0,
         monitor_interval=0.2, start_method="spawn",
     )  # fmt: skip
+    # The agent forwards the signal it caught to the workers: a Ctrl-C (SIGINT) would reach them
+    # as a KeyboardInterrupt each, in tracebacks while they import. Left to Python, SIGINT ends
+    # the agent, which then stops its workers with SIGTERM.
+    environment |= {"TORCHELASTIC_SIGNALS_TO_HANDLE": "SIGTERM,SIGHUP,SIGQUIT"}
     os.environ.update(environment)  # the workers inherit the launcher's environment
     try:
         elastic_launch(config, command[0])(*command[1:])
