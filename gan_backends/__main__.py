@@ -3,6 +3,10 @@ run in each worker)."""
 
 import sys
 
-from gan_backends.cli import main
+try:
+    from gan_backends.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command's modules load
+    print("gan-backends: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -219,13 +219,21 @@ def launch(args: argparse.Namespace) -> int:
     selection.set_backend(backend)
     out = worker_args.out or Path("runs") / f"{worker_args.model}-{backend}"
     try:
-        return distributed.launch(backend, args.nproc, args.command)
+        return distributed.launch(
+            backend, args.nproc, args.command, args.nnodes, args.node_rank, args.master
+        )
     except distributed.DistributedError as error:
         note = experiments.checkpoint_note(out / "checkpoint.npz")
         raise distributed.DistributedError(f"{error}; {note}") from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         note = experiments.checkpoint_note(out / "checkpoint.npz")
-        raise KeyboardInterrupt(f"interrupted; the workers were stopped; {note}") from None
+        number = getattr(interrupt, "signal_number", signal.SIGINT)
+        stopped = (
+            "interrupted"
+            if number == signal.SIGINT
+            else f"stopped by {signal.Signals(number).name}"
+        )
+        raise distributed.Stopped(number, f"{stopped}; the workers were stopped; {note}") from None
 
 
 def read_generator(path: Path) -> tuple[Config, int, dict[str, np.ndarray]]:
@@ -471,8 +479,18 @@ def build_parser(prog: str = "gan-backends") -> argparse.ArgumentParser:
         "train command in each; the global batch is split across them.",
     )  # fmt: skip
     launch_parser.add_argument(
-        "--nproc", type=int, required=True, help="the number of local workers"
+        "--nproc", type=int, required=True, help="the number of workers on this machine"
     )
+    launch_parser.add_argument(
+        "--nnodes", type=int, default=1, help="the number of machines, each running this command"
+    )
+    launch_parser.add_argument(
+        "--node-rank", type=int, default=0, help="this machine's index, 0 to NNODES-1 (default 0)"
+    )
+    launch_parser.add_argument(
+        "--master", metavar="HOST:PORT",
+        help="node 0's address and the first of its ports (PORT to PORT+2+NNODES*NPROC)",
+    )  # fmt: skip
     launch_parser.add_argument(
         "command", nargs=argparse.REMAINDER, help="the train command, e.g. train dcgan ..."
     )
@@ -504,7 +522,7 @@ def main(argv: list[str] | None = None, prog: str = "gan-backends") -> int:
         return 2
     except KeyboardInterrupt as interrupt:
         print(f"gan-backends: {str(interrupt) or 'interrupted'}", file=sys.stderr)
-        return 130
+        return 128 + getattr(interrupt, "signal_number", signal.SIGINT)
 
 
 if __name__ == "__main__":

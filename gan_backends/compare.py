@@ -249,9 +249,16 @@ def compare(
         ]  # fmt: skip
         commands = [
             worker_command(
-                pythons[name], replicate, name, folder, start, overwrite, nproc, board,
+                pythons[name],
+                replicate,
+                name,
+                folder,
+                start,
+                overwrite,
+                nproc,
+                board,
                 train_flags,
-            )  # fmt: skip
+            )
             for replicate, folder, start, board in zip(
                 replicates, folders, starts, boards, strict=True
             )

@@ -33,6 +33,8 @@ processes and says which one failed and where the last checkpoint is.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
 import queue
 import signal
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +99,7 @@ def join(backend: str) -> Cluster | None:
     Raises DistributedError where the environment describes another framework's cluster.
     """
     global _current
+    watch_launcher()
     for name, info in DETECTED_BY.items():
         if name != backend and any(variable in os.environ for variable in info):
             raise DistributedError(
@@ -113,14 +117,219 @@ def join(backend: str) -> Cluster | None:
 DETECTED_BY = {name: facts.launcher_variables for name, facts in BACKENDS.items()}
 
 
-def launch(backend: str, nproc: int, arguments: Sequence[str]) -> int:
-    """Run ``gan-backends ARGUMENTS`` in ``nproc`` local workers through ``backend``'s engine."""
+def launch(
+    backend: str,
+    nproc: int,
+    arguments: Sequence[str],
+    nnodes: int = 1,
+    node_rank: int = 0,
+    master: str | None = None,
+) -> int:
+    """Run ``gan-backends ARGUMENTS`` in ``nproc`` workers on each of ``nnodes`` machines through
+    ``backend``'s engine; this machine is node ``node_rank``, node 0 is at ``master``
+    (``HOST:PORT``, the port of this launcher's own connection between the nodes).
+
+    SIGTERM ends the run as Ctrl-C does (:class:`Stopped`); the workers, in process groups of their
+    own, end with the launcher even when it is killed (a parent-death signal and a watchdog)."""
     if nproc < 1:
         raise ValueError(f"--nproc must be an integer >= 1; got {nproc}")
     command = [sys.executable, "-m", "gan_backends", *arguments]
     threads = str(max(1, (os.cpu_count() or 1) // nproc))
-    environment = {"OMP_NUM_THREADS": threads} | dict(os.environ)
-    return selection.load(backend).distributed.launch(nproc, command, environment)
+    environment = {"OMP_NUM_THREADS": threads} | dict(os.environ) | {
+        LAUNCHER_VARIABLE: str(os.getpid())
+    }  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        with _connected_nodes(nproc, nnodes, node_rank, master) as nodes:
+            try:
+                code = selection.load(backend).distributed.launch(command, environment, nodes)
+            except (Stopped, DistributedError):
+                if nodes.lost:
+                    raise DistributedError(nodes.lost) from None
+                raise
+            nodes.finished()
+            return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+#: Set by :func:`launch` in each worker's environment: the launcher's process id.
+LAUNCHER_VARIABLE = "GAN_LAUNCHER_PID"
+#: Seconds a node waits for the others to connect (node 0) or for node 0 to listen.
+CONNECT_SECONDS = 300.0
+
+
+class Stopped(KeyboardInterrupt):
+    """The launcher was asked to stop (SIGTERM, Ctrl-C) or its node lost another node."""
+
+    def __init__(self, signal_number: int = signal.SIGINT, message: str = "") -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+def _stop_on_signal(number: int, frame: Any) -> None:
+    raise Stopped(number)
+
+
+@dataclass
+class Nodes:
+    """The machines of a run as one launcher sees them: the engines' addresses and ports.
+
+    Ports, from the ``PORT`` of ``--master HOST:PORT`` on node 0: ``PORT`` this launcher's
+    connection between the nodes, ``PORT + 1`` the engine's coordinator on node 0 (torchrun's
+    rendezvous, JAX's coordination service, MXNet's scheduler), ``PORT + 2 + g`` TensorFlow's
+    worker of global rank ``g`` on its node. On one machine all are free ports of 127.0.0.1."""
+
+    rank: int
+    hosts: list[str]
+    """Every node's address, node 0's first (as node 0 reaches them)."""
+    nproc: int
+    engine_port: int
+    worker_ports: list[int]
+    run_id: str
+    lost: str | None = None
+    """Why the run ended on this node when another node left it."""
+    _peers: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.hosts)
+
+    @property
+    def master(self) -> str:
+        return self.hosts[0]
+
+    @property
+    def host(self) -> str:
+        return self.hosts[self.rank]
+
+    def global_rank(self, local: int) -> int:
+        return self.rank * self.nproc + local
+
+    def worker_addresses(self) -> list[str]:
+        """``host:port`` of every worker by global rank (TensorFlow's cluster)."""
+        return [
+            f"{self.hosts[rank // self.nproc]}:{port}"
+            for rank, port in enumerate(self.worker_ports)
+        ]
+
+    def finished(self) -> None:
+        """Tell the other nodes that this one's workers all succeeded."""
+        for peer in self._peers:
+            with contextlib.suppress(OSError):
+                peer.sendall(b"done\n")
+
+    def _watch(self, peer: socket.socket, name: str) -> None:
+        """Until ``peer`` says it is done: its connection closing means its node left the run,
+        and ends the run here (SIGTERM to this launcher, which stops its workers)."""
+        with contextlib.suppress(OSError):
+            if peer.makefile("rb").readline() == b"done\n":
+                return
+        self.lost = f"{name} left the run before it finished; the workers here were stopped"
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _connected_nodes(nproc: int, nnodes: int, rank: int, master: str | None) -> Iterator[Nodes]:
+    if nnodes < 1 or not 0 <= rank < nnodes:
+        raise ValueError(f"--node-rank must be in 0..{nnodes - 1} (--nnodes {nnodes}); got {rank}")
+    if nnodes == 1:
+        ports = free_ports(nproc + 1)
+        yield Nodes(0, ["127.0.0.1"], nproc, ports[0], ports[1:], uuid.uuid4().hex)
+        return
+    host, port = _address(master)
+    size = nnodes * nproc
+    with contextlib.ExitStack() as stack:
+        if rank == 0:
+            peers, hosts, run_id = _accept(stack, host, port, nnodes)
+            hello = json.dumps({"hosts": hosts, "run_id": run_id}).encode() + b"\n"
+            for peer in peers:
+                peer.sendall(hello)
+            names = [f"node {r} ({hosts[r]})" for r in range(1, nnodes)]
+        else:
+            peer = stack.enter_context(_connect(host, port))
+            peer.sendall(f"{rank}\n".encode())
+            line = peer.makefile("rb").readline()
+            if not line:
+                raise DistributedError(f"node 0 at --master {master} closed the connection")
+            hello = json.loads(line)
+            peers, hosts, run_id, names = (
+                [peer],
+                hello["hosts"],
+                hello["run_id"],
+                [f"node 0 ({master})"],
+            )
+        ports = list(range(port + 2, port + 2 + size))
+        nodes = Nodes(rank, hosts, nproc, port + 1, ports, run_id, _peers=peers)
+        for peer, name in zip(peers, names, strict=True):
+            threading.Thread(target=nodes._watch, args=(peer, name), daemon=True).start()
+        yield nodes
+
+
+def _address(master: str | None) -> tuple[str, int]:
+    host, _, port = (master or "").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 - 2:
+        raise ValueError(
+            f"--master must be node 0's HOST:PORT, e.g. --master 10.0.0.1:29400; got {master!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+def _accept(
+    stack: contextlib.ExitStack, host: str, port: int, nnodes: int
+) -> tuple[list[socket.socket], list[str], str]:
+    """Node 0: wait for every other node's launcher; their sockets by node rank, every node's
+    address as node 0 sees it, and the run's id."""
+    server = stack.enter_context(socket.socket())
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        server.bind((host, port))
+    except OSError as error:
+        raise DistributedError(
+            f"node 0 cannot listen on --master {host}:{port} ({error.strerror}): name this "
+            "machine's address and a free port"
+        ) from None
+    server.listen(nnodes)
+    server.settimeout(CONNECT_SECONDS)
+    peers: dict[int, socket.socket] = {}
+    hosts = {0: host}
+    while len(peers) < nnodes - 1:
+        try:
+            peer, (address, *_) = server.accept()
+        except TimeoutError:
+            missing = sorted(set(range(1, nnodes)) - set(peers))
+            raise DistributedError(
+                f"node(s) {missing} did not connect to {host}:{port} within "
+                f"{CONNECT_SECONDS:.0f} s; start the same launch command there with its "
+                "--node-rank, and open the ports"
+            ) from None
+        stack.enter_context(peer)
+        peer.settimeout(None)
+        line = peer.makefile("rb").readline().strip()
+        node = int(line) if line.isdigit() else 0
+        if not 0 < node < nnodes or node in peers:
+            raise DistributedError(f"a node at {address} connected as --node-rank {line.decode()}")
+        peers[node], hosts[node] = peer, address
+    return [peers[r] for r in sorted(peers)], [hosts[r] for r in range(nnodes)], uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def _connect(host: str, port: int) -> Iterator[socket.socket]:
+    deadline = time.monotonic() + CONNECT_SECONDS
+    while True:
+        try:
+            peer = socket.create_connection((host, port), timeout=10)
+            break
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise DistributedError(
+                    f"cannot reach node 0 at --master {host}:{port} ({error}); start node 0 "
+                    "first and open the port"
+                ) from None
+            time.sleep(POLL_SECONDS)
+    peer.settimeout(None)
+    with peer:
+        yield peer
 
 
 def free_ports(count: int) -> list[int]:
@@ -152,9 +361,12 @@ def supervise(processes: Sequence[Process]) -> int:
     they happen: a worker whose peer died may abort milliseconds later (JAX 0.4 does).
     """
     running = [
-        (process, subprocess.Popen(process.command, env=process.environment))
+        (process, subprocess.Popen(
+            process.command, env=process.environment, start_new_session=True,
+            preexec_fn=die_with_parent,
+        ))
         for process in processes
-    ]
+    ]  # fmt: skip
     exits: queue.SimpleQueue[tuple[Process, int]] = queue.SimpleQueue()
     for process, popen in running:
         waiter = threading.Thread(
@@ -185,16 +397,44 @@ def failure(name: str, code: int) -> str:
 
 
 def _stop(popens: list[subprocess.Popen]) -> None:
+    """SIGTERM to each process's group, SIGKILL after ``GRACE_SECONDS``."""
     alive = [popen for popen in popens if popen.poll() is None]
     for popen in alive:
-        popen.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGTERM)
     deadline = time.monotonic() + GRACE_SECONDS
     for popen in alive:
         with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(max(0.0, deadline - time.monotonic()))
-        if popen.poll() is None:
-            popen.kill()
-            popen.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
+
+
+#: Linux's prctl option: the signal a process gets when the thread that started it ends.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child before it runs its command: SIGKILL when its parent dies (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def watch_launcher() -> None:
+    """In a worker of :func:`launch`: end this process when the launcher is gone (killed with
+    SIGKILL, which leaves it no time to stop its workers). A thread looks every
+    ``POLL_SECONDS`` whether the parent is still the launcher (an orphan's is not)."""
+    launcher = os.environ.get(LAUNCHER_VARIABLE, "")
+    if not launcher.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(launcher):
+            time.sleep(POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="launcher watchdog").start()
 
 
 def leave() -> None:

@@ -2,6 +2,7 @@
 training as one process on the same global batch, identical weights on every worker, exact
 resumption with any number of workers, and a clean stop when a worker dies."""
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 from gan_backends.checkpoints import load_checkpoint
-from gan_backends.distributed import Cluster
+from gan_backends.distributed import Cluster, free_ports
+from gan_backends.runs import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 GAN = ["train", "gan", "--limit", "256", "--no-progress"]
@@ -26,13 +28,77 @@ def gan_backends(*arguments, nproc=1):
     return [sys.executable, "-m", "gan_backends", *launcher, *arguments]
 
 
+def on_nodes(*arguments, nnodes=2):
+    """The same launch command for every node of a run on 127.0.0.1, one worker each."""
+    master = f"127.0.0.1:{free_ports(1)[0]}"
+    return [
+        [sys.executable, "-m", "gan_backends", "launch", "--nnodes", str(nnodes), "--node-rank",
+         str(rank), "--master", master, "--nproc", "1", *arguments]
+        for rank in range(nnodes)
+    ]  # fmt: skip
+
+
+ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "GAN_BACKEND"}
+
+
 def run(command, timeout=240):
-    environment = {k: v for k, v in os.environ.items() if k != "GAN_BACKEND"}
     result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=ENVIRONMENT
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def start(command):
+    """``command`` started in a session of its own (as a shell starts a foreground job)."""
+    return subprocess.Popen(
+        command, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=ENVIRONMENT, start_new_session=True,
+    )  # fmt: skip
+
+
+def run_together(commands, timeout=240):
+    """Run the commands at once (the nodes of one run); their results when all have ended."""
+    processes = [start(command) for command in commands]
+    try:
+        results = [process.communicate(timeout=timeout) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    for process, (_, stderr) in zip(processes, results, strict=True):
+        assert process.returncode == 0, stderr[-3000:]
+    return results
+
+
+def wait_for(path: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert path.exists(), f"no {path.name} after {seconds} s"
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gone_within(pids, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(pid) for pid in pids)
+
+
+def lock_is_free(out: Path) -> bool:
+    with open(out / LOCK_FILE, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return True
 
 
 def assert_same_checkpoints(first: Path, second: Path, atol: float) -> None:
@@ -51,6 +117,15 @@ def test_two_workers_train_the_gan_as_one_process_on_the_same_global_batch(backe
     flags = [*GAN, "--backend", backend]
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     run(gan_backends(*flags, "--epochs", "2", "--out", one))
+    # Two machines (here two launchers on 127.0.0.1), one worker each: the same run.
+    nodes = str(tmp_path / "nodes")
+    (stdout, _), _ = run_together(on_nodes(*flags, "--epochs", "2", "--out", nodes))
+    assert stdout.startswith(f"{backend} (2 workers): results in {nodes}")
+    by_nodes = load_checkpoint(tmp_path / "nodes/checkpoint.npz").history
+    assert by_nodes["workers"] == [2, 2] and by_nodes["worker_spread"] == [0.0, 0.0]
+    assert_same_checkpoints(
+        tmp_path / "one/checkpoint.npz", tmp_path / "nodes/checkpoint.npz", 1e-5
+    )
     result = run(gan_backends(*flags, "--epochs", "1", "--out", two, nproc=2))
     assert result.stdout.startswith(f"{backend} (2 workers): results in {two}")
     run(gan_backends(*flags, "--epochs", "2", "--out", two, "--resume"))  # now in one process
@@ -104,8 +179,8 @@ def test_a_dead_worker_ends_the_run_with_one_line_and_the_checkpoint_intact(back
     )
 
 
-def worker_processes_of(launcher: int) -> dict[int, int]:
-    """{rank: pid} of the training workers descending from the launcher's process."""
+def descendants_of(launcher: int) -> list[int]:
+    """Every process descending from the launcher's process, the launcher included."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -114,10 +189,18 @@ def worker_processes_of(launcher: int) -> dict[int, int]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    workers, pending = {}, [launcher]
+    found, pending = [], [launcher]
     while pending:
         pid = pending.pop()
+        found.append(pid)
         pending += children.get(pid, [])
+    return found
+
+
+def worker_processes_of(launcher: int) -> dict[int, int]:
+    """{rank: pid} of the training workers descending from the launcher's process."""
+    workers = {}
+    for pid in descendants_of(launcher):
         try:
             environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
@@ -141,3 +224,85 @@ def test_compare_runs_each_backend_on_its_own_engine(backend, tmp_path):
     assert f"| {backend} |" in result.stdout and " x 2 workers) |" in result.stdout
     checkpoint = load_checkpoint(tmp_path / backend / "checkpoint.npz")
     assert checkpoint.history["workers"] == [2] and checkpoint.history["worker_spread"] == [0.0]
+
+
+def test_a_node_that_dies_ends_the_run_on_every_node_with_one_line_and_resume_continues(
+    backend, tmp_path
+):
+    out = tmp_path / "run"
+    flags = [*DCGAN, "--backend", backend, "--epochs", "1000", "--out", str(out)]
+    first, second = (start(command) for command in on_nodes(*flags))
+    try:
+        wait_for(out / "metrics.json")  # the DCGAN trains on two nodes
+        os.kill(second.pid, signal.SIGKILL)  # node 1's launcher: its worker follows it
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        first.kill()
+        second.kill()
+    assert first.returncode == 2
+    assert gone_within(descendants_of(first.pid), 10)
+    epoch = load_checkpoint(out / "checkpoint.npz").epoch
+    assert stderr.strip().splitlines()[-1] == (
+        "gan-backends: error: node 1 (127.0.0.1) left the run before it finished; the workers "
+        f"here were stopped; the last checkpoint, {out / 'checkpoint.npz'}, holds epoch {epoch} "
+        "and is intact: continue with the same command and --resume"
+    )
+    resume = [*DCGAN, "--backend", backend, "--epochs", str(epoch + 1), "--out", str(out)]
+    run(gan_backends(*resume, "--resume"))
+    assert load_checkpoint(out / "checkpoint.npz").epoch == epoch + 1
+
+
+def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_path):
+    out = tmp_path / "run"
+    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
+                                  str(out), nproc=2))  # fmt: skip
+    try:
+        wait_for(out / "metrics.json")
+        processes = descendants_of(launcher.pid)
+        assert len(worker_processes_of(launcher.pid)) == 2
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        assert gone_within(processes, 5), "a worker outlived its launcher"
+    finally:
+        launcher.kill()
+    assert lock_is_free(out)
+    epoch = load_checkpoint(out / "checkpoint.npz").epoch
+    resume = [*DCGAN, "--backend", backend, "--epochs", str(epoch + 1), "--out", str(out)]
+    run(gan_backends(*resume, "--resume"))
+    assert load_checkpoint(out / "checkpoint.npz").epoch == epoch + 1
+
+
+@pytest.mark.parametrize(
+    ("stop", "status", "after_an_epoch"),
+    [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, False)],
+    ids=["SIGTERM after an epoch", "Ctrl-C as the workers start"],
+)
+def test_sigterm_and_ctrl_c_stop_the_launcher_with_one_line_and_a_resumable_run(
+    backend, tmp_path, stop, status, after_an_epoch
+):
+    out = tmp_path / "run"
+    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
+                                  str(out), nproc=2))  # fmt: skip
+    try:
+        if after_an_epoch:
+            wait_for(out / "metrics.json")
+        else:  # as the workers start
+            deadline = time.monotonic() + 60
+            while len(descendants_of(launcher.pid)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        processes = descendants_of(launcher.pid)
+        os.killpg(launcher.pid, stop)  # Ctrl-C signals the terminal's whole foreground group
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == status
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    stopped = "interrupted" if stop == signal.SIGINT else "stopped by SIGTERM"
+    assert stderr.startswith(f"gan-backends: {stopped}; the workers were stopped")
+    assert gone_within(processes, 5)
+    if after_an_epoch:
+        epoch = load_checkpoint(out / "checkpoint.npz").epoch
+        resume = ["--epochs", str(epoch + 1), "--resume"]
+    else:
+        resume = ["--epochs", "1"]  # no epoch had begun: the same command starts afresh
+    run(gan_backends(*DCGAN, "--backend", backend, "--out", str(out), *resume))

@@ -18,7 +18,7 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from gan_backends.backends.quiet import native_stdout_silenced
-from gan_backends.distributed import Cluster, DistributedError, Process, free_ports, supervise
+from gan_backends.distributed import Cluster, DistributedError, Process, supervise
 
 try:
     from jax import shard_map  # jax >= 0.6
@@ -38,16 +38,15 @@ REPLICATED = PartitionSpec()
 SPLIT = PartitionSpec(AXIS)
 
 
-def launch(nproc, command, environment):
-    coordinator = f"127.0.0.1:{free_ports(1)[0]}"
+def launch(command, environment, nodes):
     return supervise([
-        Process(f"worker {index}", command, environment | {
-            "JAX_COORDINATOR_ADDRESS": coordinator,
-            "JAX_NUM_PROCESSES": str(nproc),
-            "JAX_PROCESS_ID": str(index),
-            "GAN_WORKER_INDEX": str(index),
+        Process(f"worker {nodes.global_rank(index)}", command, environment | {
+            "JAX_COORDINATOR_ADDRESS": f"{nodes.master}:{nodes.engine_port}",
+            "JAX_NUM_PROCESSES": str(nodes.count * nodes.nproc),
+            "JAX_PROCESS_ID": str(nodes.global_rank(index)),
+            "GAN_WORKER_INDEX": str(nodes.global_rank(index)),
         })
-        for index in range(nproc)
+        for index in range(nodes.nproc)
     ])  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """MXNet's engine: the KVStore ``dist_sync``, a scheduler, servers and workers over ps-lite,
-configured by ``DMLC_*`` variables (MXNet's ``tools/launch.py`` sets them on each machine).
+configured by ``DMLC_*`` variables (:func:`launch` sets them on each machine).
 
 Pushes are summed on the servers and pulled back by every worker. Arrays cross as float32.
 """
@@ -10,29 +10,32 @@ import sys
 import mxnet as mx
 import numpy as np
 
-from gan_backends.distributed import Cluster, Process, free_ports, supervise
+from gan_backends.distributed import Cluster, Process, supervise
 
 __all__ = ["all_mean", "join", "launch", "leave", "scope"]
 
 
-def launch(nproc, command, environment):
+def launch(command, environment, nodes):
     cluster = environment | {
-        "DMLC_PS_ROOT_URI": "127.0.0.1",
-        "DMLC_PS_ROOT_PORT": str(free_ports(1)[0]),
+        "DMLC_PS_ROOT_URI": nodes.master,
+        "DMLC_PS_ROOT_PORT": str(nodes.engine_port),
         "DMLC_NUM_SERVER": "1",
-        "DMLC_NUM_WORKER": str(nproc),
-        "DMLC_NODE_HOST": "127.0.0.1",
+        "DMLC_NUM_WORKER": str(nodes.count * nodes.nproc),
+        "DMLC_NODE_HOST": nodes.host,
     }
-    # Importing MXNet as the scheduler or a server runs that role until the workers finish.
-    role = [sys.executable, "-c", "import mxnet"]
-    server = {"DMLC_ROLE": "server", "OMP_NUM_THREADS": "1"}
-    processes = [
-        Process("the scheduler", role, cluster | {"DMLC_ROLE": "scheduler"}, required=False),
-        Process("the server", role, cluster | server, required=False),
-    ]
-    for i in range(nproc):
-        worker = {"DMLC_ROLE": "worker", "GAN_WORKER_INDEX": str(i)}
-        processes.append(Process(f"worker {i}", command, cluster | worker))
+    processes = []
+    if nodes.rank == 0:
+        # Importing MXNet as the scheduler or a server runs that role until the workers finish
+        # (in place of MXNet's tools/launch.py, whose tracker fails on Python 3.11).
+        role = [sys.executable, "-c", "import mxnet"]
+        server = {"DMLC_ROLE": "server", "OMP_NUM_THREADS": "1"}
+        processes += [
+            Process("the scheduler", role, cluster | {"DMLC_ROLE": "scheduler"}, required=False),
+            Process("the server", role, cluster | server, required=False),
+        ]
+    for index in range(nodes.nproc):
+        worker = {"DMLC_ROLE": "worker", "GAN_WORKER_INDEX": str(nodes.global_rank(index))}
+        processes.append(Process(f"worker {nodes.global_rank(index)}", command, cluster | worker))
     return supervise(processes)
 
 

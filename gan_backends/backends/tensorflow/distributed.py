@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
-from gan_backends.distributed import Cluster, DistributedError, Process, free_ports, supervise
+from gan_backends.distributed import Cluster, DistributedError, Process, supervise
 
 __all__ = ["all_mean", "join", "launch", "leave", "scope"]
 
@@ -24,16 +24,17 @@ EXAMPLE = (
 )
 
 
-def launch(nproc, command, environment):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(nproc)]
+def launch(command, environment, nodes):
+    workers = nodes.worker_addresses()
     return supervise([
-        Process(f"worker {index}", command, environment | {
-            "TF_CONFIG": json.dumps(
-                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            ),
-            "GAN_WORKER_INDEX": str(index),
+        Process(f"worker {nodes.global_rank(index)}", command, environment | {
+            "TF_CONFIG": json.dumps({
+                "cluster": {"worker": workers},
+                "task": {"type": "worker", "index": nodes.global_rank(index)},
+            }),
+            "GAN_WORKER_INDEX": str(nodes.global_rank(index)),
         })
-        for index in range(nproc)
+        for index in range(nodes.nproc)
     ])  # fmt: skip
 
 

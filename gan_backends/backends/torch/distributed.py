@@ -6,17 +6,17 @@ import datetime
 import logging
 import os
 import sys
-import uuid
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.backends.torch.device import DEVICE
-from gan_backends.distributed import Cluster, DistributedError, failure, free_ports
+from gan_backends.distributed import Cluster, DistributedError, Stopped, failure
 
 __all__ = ["all_mean", "join", "launch", "leave", "scope"]
 
@@ -24,20 +24,31 @@ __all__ = ["all_mean", "join", "launch", "leave", "scope"]
 TIMEOUT = datetime.timedelta(minutes=10)
 
 
-def launch(nproc, command, environment):
+def launch(command, environment, nodes):
     if not os.environ.get(VERBOSE_VARIABLE):
-        logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+        # Each of torch's elastic modules sets its own logger's level.
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("torch.distributed.elastic"):
+                logging.getLogger(name).setLevel(logging.ERROR)
     config = LaunchConfig(
-        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex,
-        rdzv_backend="c10d", rdzv_endpoint=f"127.0.0.1:{free_ports(1)[0]}", max_restarts=0,
+        min_nodes=nodes.count, max_nodes=nodes.count, nproc_per_node=nodes.nproc,
+        run_id=nodes.run_id, rdzv_backend="c10d",
+        rdzv_endpoint=f"{nodes.master}:{nodes.engine_port}",
+        rdzv_configs={"is_host": nodes.rank == 0}, local_addr=nodes.host, max_restarts=0,
         monitor_interval=0.2, start_method="spawn",
     )  # fmt: skip
+    # The agent forwards the signal it caught to the workers: a Ctrl-C (SIGINT) would reach them
+    # as a KeyboardInterrupt each, in tracebacks while they import. Left to Python, SIGINT ends
+    # the agent, which then stops its workers with SIGTERM.
+    environment |= {"TORCHELASTIC_SIGNALS_TO_HANDLE": "SIGTERM,SIGHUP,SIGQUIT"}
     os.environ.update(environment)  # the workers inherit the launcher's environment
     try:
         elastic_launch(config, command[0])(*command[1:])
     except ChildFailedError as error:
         rank, first = error.get_first_failure()
         raise DistributedError(failure(f"worker {rank}", first.exitcode)) from None
+    except SignalException as error:  # the agent's own handler of SIGTERM and SIGINT
+        raise Stopped(error.sigval) from None
     return 0
 
 
