@@ -11,6 +11,7 @@ two itself. Each worker's computation runs inside ``shard_map``, where ``lax.pme
 import contextlib
 import functools
 import os
+import signal
 
 import jax
 import numpy as np
@@ -64,6 +65,8 @@ def join():
             f"cannot join the cluster at JAX_COORDINATOR_ADDRESS ({error}); set "
             "JAX_NUM_PROCESSES and JAX_PROCESS_ID too, and join before JAX computes anything"
         ) from None
+    # jax's preemption notifier catches SIGTERM and carries on: a worker told to stop must stop.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     devices = [
         next(device for device in jax.devices() if device.process_index == process)
         for process in range(jax.process_count())
