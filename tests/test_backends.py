@@ -5,7 +5,6 @@ nothing else, selection, ``gan-backends info``, ``gan-backends compare``, the ex
 and the ``TrainStep`` Protocol all find it, and its GAN step agrees with PyTorch's.
 """
 
-import inspect
 import json
 import os
 import subprocess
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 
 import gan_backends as gb
-from gan_backends import models, selection, step, training
+from gan_backends import models, selection, step
 from gan_backends.backends import BACKENDS, REGISTRY, read_facts
 from tests.conftest import require_backends
 
@@ -24,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The one row that registers the fake backend.
 FAKE_ROW = {"fake": "tests.fake_backend"}
 ROWS = REGISTRY | FAKE_ROW
-#: The fake's step is built as the Protocol says, TrainStep(generator, discriminator, settings);
-#: the Trainer builds steps so once the branch wiring gan_backends.step is merged (then drop this).
-needs_settings_trainer = pytest.mark.skipif(
-    "StepSettings" not in inspect.getsource(training),
-    reason="the Trainer does not build steps from StepSettings yet",
-)
 
 
 @pytest.fixture
@@ -86,7 +79,6 @@ def one_step(backend: str) -> tuple[tuple[float, float], dict[str, np.ndarray]]:
     return losses, gb.get_weights(generator) | gb.get_weights(discriminator)
 
 
-@needs_settings_trainer
 def test_a_gan_step_on_the_fake_backend_is_pytorchs_step(fake):
     require_backends("torch")
     torch_losses, torch_weights = one_step("torch")
@@ -106,7 +98,6 @@ def test_one_row_makes_the_fake_backend_known_to_info():
     )
 
 
-@needs_settings_trainer
 def test_one_row_makes_the_fake_backend_known_to_compare(tmp_path):
     out = tmp_path / "compare"
     arguments = ["--model", "gan", "--epochs", "1", "--limit", "64", "--no-progress"]

@@ -8,20 +8,20 @@ __all__ = ["build", "forward", "get_weights", "owns", "set_weights"]
 
 
 class Model:
-    def __init__(self, network):
+    def __init__(self, network, dtype):
         for spec in network.layers:
             if not isinstance(spec, Dense | Activation):
                 raise NotImplementedError(f"{type(spec).__name__} is not supported with fake")
-        self.network = network
+        self.network, self.dtype = network, dtype  # computed in float64, reported in dtype
         self.weights = {name: np.zeros(shape) for name, shape in network.weight_shapes().items()}
 
 
-def build(network):
-    return Model(network)
+def build(network, dtype):
+    return Model(network, dtype)
 
 
 def get_weights(model):
-    return {name: value.astype(np.float32) for name, value in model.weights.items()}
+    return {name: value.astype(model.dtype) for name, value in model.weights.items()}
 
 
 def set_weights(model, weights):

@@ -5,9 +5,10 @@ import builtins
 import numpy as np
 
 __all__ = [
-    "abs", "astype", "concat", "dtype", "exp", "grad", "is_tensor", "leaky_relu", "log",
-    "manual_seed", "matmul", "maximum", "mean", "normal", "numpy", "ones", "relu", "reshape",
-    "shape", "sigmoid", "stack", "sum", "tanh", "tensor", "transpose", "zeros",
+    "abs", "add", "astype", "concat", "divide", "dtype", "exp", "grad", "is_tensor",
+    "leaky_relu", "log", "manual_seed", "matmul", "maximum", "mean", "multiply", "normal",
+    "numpy", "ones", "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh",
+    "tensor", "transpose", "zeros",
 ]  # fmt: skip
 
 _generator = np.random.default_rng(0)
@@ -79,6 +80,22 @@ def log(x):
 
 def abs(x):
     return builtins.abs(x)
+
+
+def add(a, b):
+    return np.add(a, b)
+
+
+def subtract(a, b):
+    return np.subtract(a, b)
+
+
+def multiply(a, b):
+    return np.multiply(a, b)
+
+
+def divide(a, b):
+    return np.divide(a, b)
 
 
 def maximum(a, b):
