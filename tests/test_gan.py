@@ -181,7 +181,7 @@ def test_mxnet_adam_is_keras_float32_adam_on_small_and_large_parameters():
     from gan_backends.backends.mxnet.trainer import LARGE_PARAMETER, Adam
 
     width = int(np.sqrt(LARGE_PARAMETER)) + 1  # a kernel above the threshold, a bias below
-    model = build(Network("net", (width,), (Dense("dense", width, width),)))
+    model = build(Network("net", (width,), (Dense("dense", width, width),)), "float32")
     lr, beta1, beta2, epsilon = 0.005, 0.5, 0.999, 1e-8
     adam = Adam(model, lr, beta1, beta2, epsilon)
     parameters = adam.parameters
