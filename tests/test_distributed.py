@@ -280,26 +280,20 @@ def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_pa
     assert load_checkpoint(out / "checkpoint.npz").epoch == epoch + 1
 
 
-@pytest.mark.parametrize(
-    ("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "Ctrl-C"]
-)
-def test_sigterm_and_ctrl_c_stop_the_launcher_with_one_line_and_a_resumable_run(
-    backend, tmp_path, stop, status
-):
+def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, tmp_path):
     out = tmp_path / "run"
     launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
                                   str(out), nproc=2))  # fmt: skip
     try:
         wait_for(out / "metrics.json")
         processes = descendants_of(launcher.pid)
-        os.killpg(launcher.pid, stop)  # Ctrl-C signals the terminal's whole foreground group
+        launcher.send_signal(signal.SIGTERM)
         _, stderr = launcher.communicate(timeout=60)
     finally:
         launcher.kill()
-    assert launcher.returncode == status
+    assert launcher.returncode == 128 + signal.SIGTERM
     assert len(stderr.strip().splitlines()) == 1, stderr
-    stopped = "interrupted" if stop == signal.SIGINT else "stopped by SIGTERM"
-    assert stderr.startswith(f"gan-backends: {stopped}; the workers were stopped")
+    assert stderr.startswith("gan-backends: stopped by SIGTERM; the workers were stopped")
     assert gone_within(processes, 5)
     epoch = load_checkpoint(out / "checkpoint.npz").epoch
     resume = ["--epochs", str(epoch + 1), "--resume"]
