@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageDraw, ImageFont
 
@@ -232,13 +232,18 @@ def compare_figure(
     if len(curves) > 1:
         _draw_differences(rows[1].subplots(1, 2), curves)
     if grids:
-        for ax, (name, grid) in zip(
-            rows[-1].subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
-        ):
-            ax.imshow(grid, interpolation="nearest")
-            ax.set_title(name)
-            ax.set_axis_off()
+        _draw_grids(rows[-1], grids)
     return _save(fig, path)
+
+
+def _draw_grids(row: SubFigure, grids: dict[str, np.ndarray]) -> None:
+    """Each sample grid in ``row`` (a subfigure), side by side, titled with its name."""
+    for ax, (name, grid) in zip(
+        row.subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
+    ):
+        ax.imshow(grid, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_axis_off()
 
 
 #: Hatches that keep overlapping bands apart in black and white, one per backend.
@@ -288,12 +293,7 @@ def compare_bands_figure(
         ax.set_xlabel("epoch")
         ax.legend()
     if grids:
-        for ax, (name, grid) in zip(
-            rows[-1].subplots(1, len(grids), squeeze=False)[0], grids.items(), strict=True
-        ):
-            ax.imshow(grid, interpolation="nearest")
-            ax.set_title(name)
-            ax.set_axis_off()
+        _draw_grids(rows[-1], grids)
     return _save(fig, path)
 
 
