@@ -277,6 +277,7 @@ def sample(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     if not safetensors.is_safetensors(args.out):
         raise ValueError(f"--out {args.out}: name the file *{safetensors.SUFFIX}")
+    check_output_path(args.out, "--out")
     checkpoint = load_checkpoint(args.checkpoint)
     path = safetensors.write_run(
         args.out, checkpoint.generator, checkpoint.discriminator, checkpoint.config,
@@ -469,7 +470,10 @@ def build_parser(prog: str = "gan-backends") -> argparse.ArgumentParser:
         "--format", choices=("safetensors",), default="safetensors",
         help="the file format (default safetensors)",
     )  # fmt: skip
-    export_parser.add_argument("--out", type=Path, required=True, help="the file to write")
+    export_parser.add_argument(
+        "--out", type=output_path, required=True,
+        help="the .safetensors file to write (a symbolic link, FIFO or device there is refused)",
+    )  # fmt: skip
     export_parser.set_defaults(handler=export)
 
     launch_parser = commands.add_parser(

@@ -255,6 +255,23 @@ def test_a_node_that_dies_ends_the_run_on_every_node_with_one_line_and_resume_co
         f"here were stopped; the last checkpoint, {out / 'checkpoint.npz'}, holds epoch {epoch} "
         "and is intact: continue with the same command and --resume"
     )
+    resumes_for_one_more_epoch(backend, out)
+
+
+def launched_dcgan_after_an_epoch(backend: str, out: Path) -> subprocess.Popen:
+    """A launcher of a long 2-worker DCGAN run into ``out`` that has finished an epoch."""
+    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
+                                  str(out), nproc=2))  # fmt: skip
+    try:
+        wait_for(out / "metrics.json")
+    except BaseException:
+        launcher.kill()
+        raise
+    return launcher
+
+
+def resumes_for_one_more_epoch(backend: str, out: Path) -> None:
+    epoch = load_checkpoint(out / "checkpoint.npz").epoch
     resume = [*DCGAN, "--backend", backend, "--epochs", str(epoch + 1), "--out", str(out)]
     run(gan_backends(*resume, "--resume"))
     assert load_checkpoint(out / "checkpoint.npz").epoch == epoch + 1
@@ -262,10 +279,8 @@ def test_a_node_that_dies_ends_the_run_on_every_node_with_one_line_and_resume_co
 
 def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_path):
     out = tmp_path / "run"
-    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
-                                  str(out), nproc=2))  # fmt: skip
+    launcher = launched_dcgan_after_an_epoch(backend, out)
     try:
-        wait_for(out / "metrics.json")
         processes = descendants_of(launcher.pid)
         assert len(worker_processes_of(launcher.pid)) == 2
         launcher.send_signal(signal.SIGKILL)
@@ -274,18 +289,13 @@ def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_pa
     finally:
         launcher.kill()
     assert lock_is_free(out)
-    epoch = load_checkpoint(out / "checkpoint.npz").epoch
-    resume = [*DCGAN, "--backend", backend, "--epochs", str(epoch + 1), "--out", str(out)]
-    run(gan_backends(*resume, "--resume"))
-    assert load_checkpoint(out / "checkpoint.npz").epoch == epoch + 1
+    resumes_for_one_more_epoch(backend, out)
 
 
 def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, tmp_path):
     out = tmp_path / "run"
-    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
-                                  str(out), nproc=2))  # fmt: skip
+    launcher = launched_dcgan_after_an_epoch(backend, out)
     try:
-        wait_for(out / "metrics.json")
         processes = descendants_of(launcher.pid)
         launcher.send_signal(signal.SIGTERM)
         _, stderr = launcher.communicate(timeout=60)
@@ -295,6 +305,4 @@ def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, t
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert stderr.startswith("gan-backends: stopped by SIGTERM; the workers were stopped")
     assert gone_within(processes, 5)
-    epoch = load_checkpoint(out / "checkpoint.npz").epoch
-    resume = ["--epochs", str(epoch + 1), "--resume"]
-    run(gan_backends(*DCGAN, "--backend", backend, "--out", str(out), *resume))
+    resumes_for_one_more_epoch(backend, out)
