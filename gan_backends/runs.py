@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import re
@@ -115,7 +116,7 @@ class RunFolder:
         else:
             written, prefixes = self._adopt_an_older_run(), []
         for prefix in prefixes:
-            for leftover in self.path.glob(f"{glob_escape(prefix)}*.tmp"):
+            for leftover in self.path.glob(f"{glob.escape(prefix)}*.tmp"):
                 leftover.unlink(missing_ok=True)
         self.written, self.temporary_prefix = written, f".gan_backends-{secrets.token_hex(4)}-"
         try:
@@ -211,10 +212,6 @@ class RunFolder:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _describe(results: list[Path]) -> str:
