@@ -210,23 +210,35 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _noticing_ctrl_c() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C, which still raises KeyboardInterrupt as usual: where that lands
-    in a finalizer, Python prints it and goes on, and the event lets the run stop anyway."""
+def _noticing_interrupts() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C (or a SIGTERM the command line turned into one), which still raise
+    KeyboardInterrupt as usual: where that lands in a finalizer, or in Keras' bare ``except``
+    (which turns it into a warning about the model's inputs), Python goes on, and the event
+    lets the run stop anyway. Warnings after the interrupt are not shown."""
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
         return
+    previous = {
+        number: signal.getsignal(number)
+        for number in (signal.SIGINT, signal.SIGTERM)
+        if callable(signal.getsignal(number))
+    }
 
     def notice(signum: int, frame: Any) -> None:
         interrupted.set()
-        raise KeyboardInterrupt
+        previous[signum](signum, frame)
 
-    previous = signal.signal(signal.SIGINT, notice)
+    for number in previous:
+        signal.signal(number, notice)
     try:
-        yield interrupted
+        with warnings.catch_warnings():
+            show = warnings.showwarning
+            warnings.showwarning = lambda *details: interrupted.is_set() or show(*details)
+            yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run(
@@ -338,11 +350,11 @@ def run(
                            "examples_per_sec": trainer.history.examples_per_sec[-1]}  # fmt: skip
                 picture = samples_picture(config, trainer.generator, data, sample_noise)
                 log.epoch(trainer.epoch, scalars, quality_history[-1], picture)
-            if interrupted.is_set():  # Ctrl-C raised where Python ignores it, in a __del__
+            if interrupted.is_set():  # the interrupt landed where it was swallowed
                 raise KeyboardInterrupt
 
         try:
-            with _noticing_ctrl_c() as interrupted:
+            with _noticing_interrupts() as interrupted:
                 trainer.fit(
                     data, config.epochs, config.batch_size, progress=progress and chief,
                     on_epoch_end=end_of_epoch if chief else None,
