@@ -5,8 +5,10 @@ matches its analytic derivative."""
 import numpy as np
 import pytest
 
+import gan_backends as gb
 from gan_backends import ops
 from gan_backends.backends import OPS
+from tests.conftest import require_backends
 
 rng = np.random.default_rng(0)
 A = rng.normal(size=(3, 4)).astype(np.float32)
@@ -136,3 +138,16 @@ def test_grad_matches_the_analytic_derivative(backend, name, f, derivative, x):
     assert ops.shape(gradient) == x.shape
     np.testing.assert_allclose(ops.numpy(gradient), derivative(x), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(ops.numpy(x_tensor), x)
+
+
+def test_jax_64_bit_mode_is_on_only_inside_the_facade():
+    require_backends("jax")
+    import jax
+    import jax.numpy as jnp
+
+    gb.set_backend("jax")
+    wide = ops.add(ops.tensor([2**40], dtype="int64"), 1)
+    assert (ops.dtype(wide), int(ops.numpy(wide)[0])) == ("int64", 2**40 + 1)
+    assert ops.dtype(ops.normal((2,), dtype="float64")) == "float64"
+    assert not jax.config.jax_enable_x64
+    assert jnp.arange(3).dtype == jnp.int32

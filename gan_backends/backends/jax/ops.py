@@ -3,7 +3,15 @@
 JAX has no global random generator: :func:`manual_seed` replaces a key this module holds, and
 each :func:`normal` splits a fresh key off it. The key is made on first use, since making one
 starts JAX's runtime, which a distributed worker must not do before it joins its cluster.
+
+JAX computes in 32 bits unless its x64 mode is on: float64 and int64 arrays silently become
+float32 and int32. The facade promises both, so every op here runs inside x64 mode, switched on
+for the call only (:func:`~gan_backends.backends.jax.nn.precision`): code of your own outside the
+facade keeps JAX's 32-bit defaults. Call facade ops on the facade's 64-bit tensors; a native
+``jnp`` operation on them outside x64 mode computes in 32 bits.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +23,8 @@ __all__ = [
     "relu", "reshape", "shape", "sigmoid", "stack", "subtract", "sum", "tanh", "tensor",
     "transpose", "zeros",
 ]  # fmt: skip
+
+from gan_backends.backends.jax.nn import precision
 
 _key = None
 _seed = 0
@@ -143,3 +153,16 @@ def manual_seed(seed):
 
 def grad(f, x):
     return jax.grad(lambda x: jnp.sum(f(x)))(x)
+
+
+def _in_x64_mode(op):
+    @functools.wraps(op)
+    def scoped(*args, **kwargs):
+        with precision("float64"):
+            return op(*args, **kwargs)
+
+    return scoped
+
+
+for _name in __all__:
+    globals()[_name] = _in_x64_mode(globals()[_name])
