@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -354,9 +355,10 @@ class Progress:
     ):
         self.epochs, self.steps, self.batch_size = epochs, steps, batch_size
         self.chunk = 1
+        size = _size_for_a_terminal_without_one()
         self.bar = bar_class(
             total=epochs * steps * batch_size, initial=done_epochs * steps * batch_size,
-            unit=" examples", dynamic_ncols=True, file=sys.stderr,
+            unit=" examples", dynamic_ncols=not size, **size, file=sys.stderr,
             bar_format=self.BAR_FORMAT,
             desc=f"{compile_note or f'epoch {done_epochs + 1}/{epochs}'}: ",
         )  # fmt: skip
@@ -377,3 +379,13 @@ class Progress:
 
     def __exit__(self, *exception: object) -> None:
         self.bar.close()
+
+
+def _size_for_a_terminal_without_one() -> dict[str, int]:
+    """80 columns and 24 rows where stderr is a terminal that reports a size of 0 (some
+    containers' do, and tqdm then draws nothing); else none: tqdm follows the terminal."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return {}
+    return {} if size.columns and size.lines else {"ncols": 80, "nrows": 24}
