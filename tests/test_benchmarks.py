@@ -1,8 +1,9 @@
-"""The benchmarks run, on every installed backend, and report positive numbers; the Keras peers
-compute what the library computes.
+"""The benchmarks run, on every backend, and report positive numbers; the Keras peers compute
+what the library computes.
 
 Smoke runs (tiny models, one thread, a few steps): they check that the benchmarks work, not how
-fast anything is.
+fast anything is. Benchmarks compare backends, so these run where all four are installed (the
+`all` tox env) and are skipped, saying so, in a backend's own env.
 """
 
 import ast
@@ -16,9 +17,16 @@ import numpy as np
 import pytest
 
 import gan_backends as gb
+from gan_backends.backends import BACKENDS
 from tests.conftest import require_backends
 
 pytestmark = pytest.mark.cross_backend
+
+
+@pytest.fixture(autouse=True)
+def every_backend():
+    require_backends(*BACKENDS)
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO_ROOT / "benchmarks"
@@ -51,13 +59,6 @@ def run(command, timeout):
     return completed
 
 
-def installed_or_skip():
-    installed = gb.installed_backends()
-    if not installed:
-        pytest.skip("no backend is installed (pip install -e '.[torch]', [tensorflow] or [mxnet])")
-    return installed
-
-
 def test_every_peer_file_defines_the_same_names_as_its_kind():
     def top_level_names(path):
         tree = ast.parse(path.read_text())
@@ -79,7 +80,7 @@ def test_every_peer_file_defines_the_same_names_as_its_kind():
 
 
 def test_both_models_on_every_installed_backend_in_one_command(tmp_path):
-    installed = installed_or_skip()
+    installed = gb.installed_backends()
     report_path = tmp_path / "report.json"
     command = [
         SCRIPT, "--smoke", "--model", "all", "--backends", ",".join(installed),
@@ -115,7 +116,7 @@ def test_both_models_on_every_installed_backend_in_one_command(tmp_path):
 
 
 def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
-    installed = installed_or_skip()
+    installed = gb.installed_backends()
     with_keras = [backend for backend in installed if keras_runs_on(backend)]
     if not with_keras:
         pytest.skip("no installed backend has Keras 3 here (pip install keras>=3)")
@@ -134,7 +135,7 @@ def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
 
 
 def test_wall_time_of_the_gan_example_beside_d2l_cold_and_warm(tmp_path):
-    backend = installed_or_skip()[-1]
+    backend = gb.installed_backends()[-1]
     report_path = tmp_path / "wall.json"
     command = [
         WALL_TIME_SCRIPT, "--models", "gan", "--backends", backend, "--peers", "d2l",
@@ -159,7 +160,7 @@ def test_the_wall_time_peers_train_on_the_dcgan_examples_images_as_floats():
 
 
 def test_scaling_reports_one_and_two_workers_on_the_engine():
-    backend = installed_or_skip()[-1]
+    backend = gb.installed_backends()[-1]
     command = [SCALING_SCRIPT, "--model", "gan", "--small", "--epochs", "1", "--backends", backend]
     completed = run(command, timeout=600)
     rows = [line.split() for line in completed.stdout.splitlines() if line.startswith(backend)]
@@ -180,7 +181,6 @@ def test_data_loading_reports_first_and_cached_runs(tmp_path):
 
 
 def test_mxnet_call_floor_prints_its_ceiling_against_the_target():
-    require_backends("mxnet")
     completed = run([FLOOR_SCRIPT, "--steps", "5"], timeout=300)
     for phase in ("recorded forward", "backward", "Adam update", "step", "target"):
         assert phase in completed.stdout
