@@ -91,3 +91,24 @@ def selected():
     require_backends(name)
     gb.set_backend(name)
     return name
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(tmp_path_factory):
+    """The bytes of a real checkpoint, written by a one-epoch GAN run."""
+    from gan_backends.experiments import Config, run
+
+    gb.set_backend(gb.selection.resolve())
+    out = tmp_path_factory.mktemp("run")
+    run(Config.for_model("gan", epochs=1, limit=16, compiled=False), out)
+    return (out / "checkpoint.npz").read_bytes()
+
+
+def damaged_copies(data):
+    """Truncations at several lengths and single-byte flips spread over the whole file."""
+    for length in (0, 1, 10, len(data) // 2, len(data) - 22, len(data) - 1):
+        yield f"truncated to {length}", data[:length]
+    for position in range(0, len(data), max(1, len(data) // 400)):
+        flipped = bytearray(data)
+        flipped[position] ^= 0x5A
+        yield f"flipped at {position}", bytes(flipped)

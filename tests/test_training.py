@@ -1,19 +1,37 @@
-"""The training semantic (gan_backends/training.py), the same on every backend: tested in
-float64, where rounding cannot hide a difference, over many steps, and in float32 one step at a
-time from an identical state (float32 training at d2l's DCGAN settings is chaotic: one ulp of
-the initial weights moves the losses by 0.2 to 1.5 within 5 steps)."""
+"""The training semantic (gan_backends/training.py and each backend's ``trainer``), the same on
+every backend: d2l 20.1's GAN and 20.2's DCGAN step for step against golden trajectories and
+each other, ``fit`` and its progress, and what each backend's step must get right.
+
+Cross-backend agreement is tested in float64, where rounding cannot hide a difference, over
+many steps, and in float32 one step at a time from an identical state (float32 training at
+d2l's DCGAN settings is chaotic: one ulp of the initial weights moves the losses by 0.2 to 1.5
+within 5 steps). A float32 multi-step trajectory is tested only beside a one-ulp control that
+shows it stable at the test's tolerance."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import gan_backends as gb
 from gan_backends import datasets, models
+from gan_backends.architectures import Dense, Network
 from gan_backends.checkpoints import Checkpoint, restore
-from tests.conftest import per_backend
+from gan_backends.experiments import Config
+from tests.conftest import nudge_by_one_ulp, per_backend, require_backends
+from tests.test_models import small_outputs
 
-STEPS = 20
+ROOT = Path(__file__).parent.parent
+GAN_GOLDEN = Path(__file__).parent / "golden" / "gan_20_steps.json"
+DCGAN_GOLDEN = Path(__file__).parent / "golden" / "dcgan_small.npz"  # python -m tests.test_training
+STEPS, BATCH = 20, 8
 DCGAN = {"width": 8, "image_size": 16}  # d2l's DCGAN at a size that steps in milliseconds
 DCGAN_BATCH, DCGAN_LATENT = 16, 16
+SMALL_DCGAN = {"latent_dim": 8, "width": 8, "image_size": 16}
 
 
 def dcgan_trainer(dtype):
@@ -136,3 +154,367 @@ def test_a_checkpoint_restores_only_into_its_own_dtype(backend):
     )  # fmt: skip
     with pytest.raises(ValueError, match="trained in float64, the trainer's dtype is float32"):
         restore(trainer, checkpoint)
+
+
+# d2l 20.1's GAN step for step, and fit
+
+
+def gan_twenty_steps(ulp_seed=None):
+    """Per-step (loss_D, loss_G) of the chapter's setup from fixed weights, data and noise (the
+    weights one ulp away, at random from ``ulp_seed``, where it is given)."""
+    data = datasets.gaussian(1000, seed=0)
+    G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    if ulp_seed is not None:
+        nudge_by_one_ulp(G, ulp_seed)
+        nudge_by_one_ulp(D, ulp_seed + 1)
+    trainer = gb.Trainer(G, D, lr_D=0.05, lr_G=0.005)
+    noise = np.random.default_rng(1).standard_normal((STEPS, BATCH, 2), np.float32)
+    return np.array(
+        [trainer.step(data[i * BATCH : (i + 1) * BATCH], noise[i]) for i in range(STEPS)]
+    )
+
+
+def assert_gan_stable_at(tolerance, trajectory):
+    """The one-ulp control: float32 steps from weights one ulp away stay within a tenth of
+    ``tolerance`` of ``trajectory``, so that a difference beyond it is no rounding."""
+    np.testing.assert_allclose(
+        gan_twenty_steps(ulp_seed=0), trajectory, atol=tolerance / 10, rtol=0,
+        err_msg="the one-ulp control: this float32 trajectory is chaotic at this tolerance",
+    )  # fmt: skip
+
+
+def test_gan_steps_follow_the_golden_trajectory(backend):
+    golden = np.array(json.loads(GAN_GOLDEN.read_text())["losses"])
+    trajectory = gan_twenty_steps()
+    assert_gan_stable_at(1e-4, trajectory)
+    np.testing.assert_allclose(trajectory, golden, atol=1e-4, rtol=0)
+
+
+def test_gan_steps_agree_across_backends_in_one_process(all_backends):
+    trajectories = per_backend(all_backends, gan_twenty_steps)
+    gb.set_backend(all_backends[0])
+    assert_gan_stable_at(1e-4, trajectories[all_backends[0]])
+    for name in all_backends[1:]:
+        np.testing.assert_allclose(
+            trajectories[name], trajectories[all_backends[0]], atol=1e-4, rtol=0, err_msg=name
+        )
+
+
+def test_eager_and_compiled_steps_agree(backend):
+    results = []
+    for compiled in (True, False):
+        G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+        trainer = gb.Trainer(G, D, compiled=compiled)
+        data = datasets.gaussian(16, seed=0)
+        noise = np.random.default_rng(1).standard_normal((16, 2), np.float32)
+        results.append([trainer.step(data[:8], noise[:8]), trainer.step(data[8:], noise[8:])])
+    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+
+
+def test_twenty_epochs_learn_the_mean(backend):
+    data = datasets.gaussian(1000, seed=0)
+    G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    history = gb.Trainer(G, D, seed=0).fit(data, epochs=20, batch_size=8, latent_dim=2)
+    assert len(history.loss_D) == len(history.examples_per_sec) == 20
+    fake = gb.generate(G, np.random.default_rng(2).standard_normal((1000, 2), np.float32))
+    # After about 500 steps rounding decides the trajectory, and the generator's mean keeps
+    # wandering about the target (2.2 away untrained): over 24 seeds of Trainer on each
+    # backend it ended at most 0.42 away.
+    assert np.linalg.norm(fake.mean(0) - datasets.GAUSSIAN_B) < 0.5
+    assert 0.3 < history.loss_D[-1] < 1.0
+
+
+def test_fit_reads_losses_per_example_like_the_seed(backend):
+    data = datasets.gaussian(64, seed=0)
+    G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    gb.set_weights(D, {k: np.zeros_like(v) for k, v in gb.get_weights(D).items()})
+    history = gb.Trainer(G, D, lr_D=0.0, lr_G=0.0, seed=0).fit(data, epochs=1, batch_size=8)
+    # A frozen all-zero discriminator gives every example the logit 0: each loss is log 2.
+    assert history.loss_D[0] == pytest.approx(np.log(2), abs=1e-6)
+    assert history.loss_G[0] == pytest.approx(np.log(2), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.zeros((10, 3), np.float32), r"data must have shape \(N, 2\); got \(10, 3\)"),
+        (np.zeros(10, np.float32), r"data must have shape \(N, 2\); got \(10,\)"),
+        (np.array([["a", "b"]] * 8), "data must be numeric"),
+    ],
+)
+def test_data_of_the_wrong_rank_or_width_is_refused(backend, data, message):
+    trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator())
+    with pytest.raises(ValueError, match=message):
+        trainer.fit(data, epochs=1, batch_size=2)
+
+
+def test_a_non_finite_loss_stops_training_with_advice(backend):
+    data = datasets.gaussian(32, seed=0)
+    data[5] = np.nan
+    trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator(), seed=0)
+    with pytest.raises(FloatingPointError, match=r"non-finite.*lower the learning rates"):
+        trainer.fit(data, epochs=1, batch_size=32)
+
+
+def test_the_progress_bar_shows_the_rate_the_history_records(backend, capsys):
+    G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+    trainer = gb.Trainer(G, D, seed=0)
+    trainer._step.compile_note = "compiling the step for the test"
+    history = trainer.fit(datasets.gaussian(64, seed=0), epochs=2, batch_size=8, progress=True)
+    shown = capsys.readouterr().err
+    assert shown.lstrip("\r").startswith("compiling the step for the test:")
+    final = shown.rstrip("\n").split("\r")[-1]
+    assert "epoch 2/2: 100%" in final
+    assert f"loss_D {history.loss_D[-1]:.3f}, loss_G {history.loss_G[-1]:.3f}" in final
+    assert final.endswith(f"{history.examples_per_sec[-1]:,.1f} examples/sec]")
+
+
+FIT_WITH_PROGRESS = """
+import gan_backends as gb
+from gan_backends import datasets, models
+trainer = gb.Trainer(models.gan_generator(seed=0), models.gan_discriminator(seed=1), seed=0)
+trainer.fit(datasets.gaussian(64, seed=0), epochs=2, batch_size=8, progress=True)
+"""
+
+
+def test_the_progress_bar_shows_on_a_terminal_that_reports_no_width(backend):
+    controller, terminal = os.openpty()  # a new pseudo-terminal reports 0 rows and 0 columns
+    assert os.get_terminal_size(terminal).columns == 0
+    with subprocess.Popen(
+        [sys.executable, "-c", FIT_WITH_PROGRESS], cwd=ROOT, stderr=terminal,
+        env={**os.environ, "GAN_BACKEND": backend},
+    ) as process:  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        while chunk := _read_until_closed(controller):
+            shown += chunk
+    os.close(controller)
+    assert process.returncode == 0, shown.decode()
+    assert "epoch 2/2: 100%" in shown.decode()
+
+
+def _read_until_closed(descriptor: int) -> bytes:
+    try:
+        return os.read(descriptor, 65536)
+    except OSError:  # EIO: the child closed the terminal
+        return b""
+
+
+# d2l 20.2's DCGAN step for step
+
+
+def small_dcgan():
+    """The small DCGAN's generator and discriminator from seeded weights."""
+    return models.dcgan_generator(**SMALL_DCGAN, seed=0), models.dcgan_discriminator(8, 16, seed=1)
+
+
+def dcgan_twenty_steps(ulp_seed=None):
+    """Per-step losses of the small DCGAN at the default learning rates from seeded weights
+    (one ulp away, at random from ``ulp_seed``, where it is given), data and noise, and the
+    weights (moving statistics included) it ends with."""
+    G, D = small_dcgan()
+    if ulp_seed is not None:
+        nudge_by_one_ulp(G, ulp_seed)
+        nudge_by_one_ulp(D, ulp_seed + 1)
+    config = Config.for_model("dcgan")
+    trainer = gb.Trainer(G, D, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1)
+    data = datasets.shapes(STEPS * BATCH, image_size=16, seed=4).reshape(STEPS, BATCH, 3, 16, 16)
+    noise = np.random.default_rng(5).standard_normal((STEPS, BATCH, 8, 1, 1), np.float32)
+    losses = np.array([trainer.step(x, z) for x, z in zip(data, noise, strict=True)])
+    weights = {f"G.{k}": v for k, v in gb.get_weights(G).items()}
+    return losses, weights | {f"D.{k}": v for k, v in gb.get_weights(D).items()}
+
+
+def assert_dcgan_stable_at(tolerance, losses, weights):
+    """The one-ulp control: float32 steps from weights one ulp away stay within a tenth of
+    ``tolerance`` of ``losses`` and ``weights`` (on these shapes, at these settings; on emoji
+    at width 8 they do not), so that a difference beyond it is no rounding."""
+    control_losses, control_weights = dcgan_twenty_steps(ulp_seed=0)
+    message = "the one-ulp control: this float32 trajectory is chaotic at this tolerance"
+    np.testing.assert_allclose(control_losses, losses, atol=tolerance / 10, err_msg=message)
+    for key, value in weights.items():
+        np.testing.assert_allclose(
+            control_weights[key], value, atol=tolerance / 10, err_msg=f"{message}: {key}"
+        )
+
+
+def test_dcgan_steps_follow_the_golden_trajectory(backend):
+    losses, weights = dcgan_twenty_steps()
+    assert_dcgan_stable_at(1e-3, losses, weights)
+    np.testing.assert_allclose(losses, np.load(DCGAN_GOLDEN)["steps"], atol=1e-3, rtol=0)
+
+
+def test_dcgan_steps_agree_across_backends_moving_statistics_included(all_backends):
+    runs = per_backend(all_backends, dcgan_twenty_steps)
+    first_losses, first_weights = runs[all_backends[0]]
+    gb.set_backend(all_backends[0])
+    assert_dcgan_stable_at(1e-3, first_losses, first_weights)
+    for name in all_backends[1:]:
+        losses, weights = runs[name]
+        np.testing.assert_allclose(losses, first_losses, atol=1e-3, rtol=0, err_msg=name)
+        for key, value in weights.items():
+            np.testing.assert_allclose(
+                value, first_weights[key], atol=1e-3, rtol=0, err_msg=f"{name} {key}"
+            )
+
+
+def test_adam_state_loads_back_as_it_was_saved(backend):
+    """Width 64: kernels of 131,072 weights, which MXNet updates with its fused Adam."""
+    G = models.dcgan_generator(**(SMALL_DCGAN | {"width": 64}), seed=0)
+    D = models.dcgan_discriminator(64, 16, seed=1)
+    trainer = gb.Trainer(G, D, lr_D=0.005, lr_G=0.005, beta1=0.5)
+    x = datasets.shapes(BATCH, image_size=16, seed=4)
+    trainer.step(x, np.random.default_rng(5).standard_normal((BATCH, 8, 1, 1), np.float32))
+    saved = trainer.optimizer_state()
+    trainer.load_optimizer_state(saved)
+    for key, value in trainer.optimizer_state().items():
+        np.testing.assert_allclose(value, saved[key], rtol=1e-6, atol=0, err_msg=key)
+
+
+MIXED_PRECISION_BACKENDS = {"torch"}
+
+
+def test_mixed_precision_trains_close_to_float32_where_supported(backend):
+    data = datasets.shapes(64, image_size=16, seed=0)
+
+    def first_epoch_losses(mixed_precision):
+        G, D = small_dcgan()
+        trainer = gb.Trainer(G, D, 0.0005, 0.0005, beta1=0.5, mixed_precision=mixed_precision)
+        history = trainer.fit(data, epochs=1, batch_size=16)
+        return [history.loss_D[0], history.loss_G[0]]
+
+    if backend not in MIXED_PRECISION_BACKENDS:
+        with pytest.raises(NotImplementedError, match=f"not supported with {backend}"):
+            first_epoch_losses(True)
+        return
+    np.testing.assert_allclose(first_epoch_losses(True), first_epoch_losses(False), atol=0.05)
+
+
+def short_training(data):
+    """Two epochs of the small DCGAN on ``data``: per-epoch losses and the final weights."""
+    G, D = small_dcgan()
+    trainer = gb.Trainer(G, D, lr_D=0.005, lr_G=0.005, beta1=0.5, seed=0)
+    history = trainer.fit(data, epochs=2, batch_size=8)
+    return history.loss_D + history.loss_G, gb.get_weights(G) | gb.get_weights(D)
+
+
+def test_uint8_images_train_exactly_as_their_float_values(backend):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    assert images.dtype == np.uint8
+    losses, weights = short_training(images)
+    float_losses, float_weights = short_training(datasets.to_model_range(images))
+    assert losses == float_losses
+    for name, value in float_weights.items():
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+
+
+def test_a_memory_mapped_data_set_streams_and_trains_as_in_memory(backend, tmp_path, monkeypatch):
+    images = datasets.shapes(64, image_size=16, seed=0)
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    losses, weights = short_training(images)
+    monkeypatch.setattr(gb.Trainer, "STREAM_BYTES", 3 * 8 * images[0].nbytes)  # 3 steps a load
+    streamed_losses, streamed_weights = short_training(mapped)
+    np.testing.assert_allclose(streamed_losses, losses, atol=1e-6, rtol=0)
+    for name, value in weights.items():
+        np.testing.assert_allclose(streamed_weights[name], value, atol=1e-6, err_msg=name)
+
+
+# What one backend's step must get right
+
+
+MISSING_COMPILER_RUN = """
+import numpy as np
+import gan_backends as gb
+from gan_backends import models
+trainer = gb.Trainer(models.gan_generator(), models.gan_discriminator(), compiled=True)
+trainer.step(np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32))
+"""
+
+
+def test_torch_without_a_cpu_compiler_says_how_to_train_anyway(tmp_path):
+    require_backends("torch")
+    environment = dict(
+        os.environ, GAN_BACKEND="torch", GAN_DEVICE="cpu", CXX="no-such-compiler++",
+        TORCHINDUCTOR_CACHE_DIR=str(tmp_path),  # nothing compiled before, to reuse
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-c", MISSING_COMPILER_RUN],
+        env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    message = completed.stderr.strip().splitlines()[-1]
+    assert "no-such-compiler++" in completed.stderr
+    assert "RuntimeError: torch.compile could not build the training step" in completed.stderr
+    assert "compiled=False" in message and "--eager" in message
+
+
+def test_mxnet_gathering_batches_in_pieces_trains_as_gathering_them_whole(monkeypatch):
+    require_backends("mxnet")
+    from gan_backends.backends.mxnet import trainer as mxnet_trainer
+
+    previous = gb.backend()
+    gb.set_backend("mxnet")
+    try:
+        results = []
+        for gather_bytes in (mxnet_trainer.GATHER_BYTES, 1):  # a whole epoch, then one step
+            monkeypatch.setattr(mxnet_trainer, "GATHER_BYTES", gather_bytes)
+            G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+            history = gb.Trainer(G, D, seed=0).fit(datasets.gaussian(64, seed=0), 2, 8)
+            results.append((history.loss_D, history.loss_G, gb.get_weights(G)))
+    finally:
+        gb.set_backend(previous)
+    (*whole_losses, whole_weights), (*piece_losses, piece_weights) = results
+    np.testing.assert_allclose(whole_losses, piece_losses, rtol=1e-6)
+    for name, value in whole_weights.items():
+        np.testing.assert_allclose(value, piece_weights[name], rtol=1e-6, err_msg=name)
+
+
+def test_mxnet_adam_is_keras_float32_adam_on_small_and_large_parameters():
+    require_backends("mxnet")
+    from gan_backends.backends.mxnet.nn import build
+    from gan_backends.backends.mxnet.trainer import LARGE_PARAMETER, Adam
+
+    width = int(np.sqrt(LARGE_PARAMETER)) + 1  # a kernel above the threshold, a bias below
+    model = build(Network("net", (width,), (Dense("dense", width, width),)), "float32")
+    lr, beta1, beta2, epsilon = 0.005, 0.5, 0.999, 1e-8
+    adam = Adam(model, lr, beta1, beta2, epsilon)
+    parameters = adam.parameters
+    for parameter in parameters:
+        parameter.data()[:] = 0  # small weights, so that their rounding is small too
+    weights = [np.zeros(p.shape, np.float32) for p in parameters]
+    m, v = [np.zeros_like(w) for w in weights], [np.zeros_like(w) for w in weights]
+    rng = np.random.default_rng(0)
+    for t in np.arange(1, 4, dtype=np.float32):
+        gradients = [
+            (rng.standard_normal(w.shape) * 10.0 ** rng.uniform(-9, 0, w.shape)).astype(np.float32)
+            for w in weights
+        ]  # down to the size of epsilon, where v's accuracy shows
+        for parameter, gradient in zip(parameters, gradients, strict=True):
+            parameter.grad()[:] = gradient
+        adam.step()
+        rate = np.float32(lr) * np.sqrt(1 - np.float32(beta2) ** t) / (1 - np.float32(beta1) ** t)
+        for i, (parameter, gradient) in enumerate(zip(parameters, gradients, strict=True)):
+            m[i] += (gradient - m[i]) * np.float32(1 - beta1)
+            v[i] += (gradient * gradient - v[i]) * np.float32(1 - beta2)
+            weights[i] -= m[i] * rate / (np.sqrt(v[i]) + np.float32(epsilon))
+            # Rounding could differ by 1e-9 here; MXNet's fused updates as they are would be
+            # 6e-6 (adam_update) to 4e-5 (multi_adamw_update) of a step of lr off.
+            np.testing.assert_allclose(
+                parameter.data().asnumpy(), weights[i], rtol=0, atol=1e-6 * lr, err_msg=i
+            )
+        for i, moments in enumerate(adam.moments()):  # as saved in checkpoints
+            for moment, expected in zip(moments, (m[i], v[i]), strict=True):
+                rounding = 1e-6 * np.abs(expected).max()  # where m's terms cancel
+                np.testing.assert_allclose(moment.asnumpy(), expected, rtol=1e-6, atol=rounding)
+
+
+def write_golden() -> None:
+    """Writes DCGAN_GOLDEN from PyTorch: ``PYTHONPATH=. python -m tests.test_training``."""
+    gb.set_backend("torch")
+    np.savez(DCGAN_GOLDEN, **small_outputs(), steps=dcgan_twenty_steps()[0])
+
+
+if __name__ == "__main__":
+    write_golden()

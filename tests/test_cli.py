@@ -1,7 +1,7 @@
-"""Every bad input ends in one line that names the flag or the file and the fix: no traceback,
-nothing loaded or compiled first, nothing of the user's lost."""
+"""The command line (gan_backends/cli.py): every bad input ends in one line that names the flag
+or the file and the fix (no traceback, nothing loaded or compiled first, nothing of the user's
+lost), and ``sample`` draws from a checkpoint on any backend."""
 
-import json
 import os
 import socket
 import subprocess
@@ -17,11 +17,14 @@ from gan_backends import experiments, models
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.cli import main as cli_main
 from gan_backends.experiments import Config
-from gan_backends.files import CorruptFileError
-from gan_backends.weights import read_weights, save_weights
+from gan_backends.weights import save_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_GAN = Config.for_model("gan", epochs=1, limit=16, compiled=False)
+TINY_DCGAN = Config.for_model(
+    "dcgan", epochs=1, batch_size=16, dataset="shapes", image_size=16, width=8, latent_dim=8,
+    limit=64, lr_D=0.0005, lr_G=0.0005,
+)  # fmt: skip
 
 
 def cli(*arguments, env=None):
@@ -106,76 +109,6 @@ def test_too_few_images_for_a_stable_quality_score_warn_in_words(selected, tmp_p
         experiments.run(config, tmp_path)
 
 
-@pytest.fixture(scope="module")
-def checkpoint_bytes(tmp_path_factory):
-    """The bytes of a real checkpoint, written by a one-epoch GAN run."""
-    gb.set_backend(gb.selection.resolve())
-    out = tmp_path_factory.mktemp("run")
-    experiments.run(TINY_GAN, out)
-    return (out / "checkpoint.npz").read_bytes()
-
-
-def damaged_copies(data):
-    """Truncations at several lengths and single-byte flips spread over the whole file."""
-    for length in (0, 1, 10, len(data) // 2, len(data) - 22, len(data) - 1):
-        yield f"truncated to {length}", data[:length]
-    for position in range(0, len(data), max(1, len(data) // 400)):
-        flipped = bytearray(data)
-        flipped[position] ^= 0x5A
-        yield f"flipped at {position}", bytes(flipped)
-
-
-def test_a_damaged_checkpoint_is_named_and_never_half_read(selected, checkpoint_bytes, tmp_path):
-    path = tmp_path / "checkpoint.npz"
-    path.write_bytes(checkpoint_bytes)
-    intact = load_checkpoint(path)
-    for how, damaged in damaged_copies(checkpoint_bytes):
-        path.write_bytes(damaged)
-        try:
-            loaded = load_checkpoint(path)
-        except CorruptFileError as error:
-            assert str(error).startswith(f"{path} "), (how, error)
-            continue
-        # A flip that the format does not read (a timestamp, say) must change nothing.
-        assert loaded.epoch == intact.epoch and loaded.config == intact.config, how
-        for group in ("generator", "discriminator", "optimizer"):
-            for name, value in getattr(intact, group).items():
-                np.testing.assert_array_equal(getattr(loaded, group)[name], value, err_msg=how)
-
-
-WRONG_FIELDS = [
-    ({"epoch": -5}, "'epoch' is -5; expected an integer >= 0"),
-    ({"epoch": "3"}, "'epoch' is '3'; expected an integer >= 0"),
-    ({"epoch": True}, "'epoch' is True; expected an integer >= 0"),
-    ({"config": ["gan"]}, "'config' is a list; expected an object of settings"),
-    ({"config": {"model": "vae"}}, "'config' has model 'vae'; expected 'gan' or 'dcgan'"),
-    ({"rng_state": 7}, "'rng_state' is 7; expected an object"),
-    ({"history": [1.0]}, "'history' is a list; expected an object of per-epoch lists"),
-    ({"history": {"loss_D": "0.7"}}, "'history' entry 'loss_D' is not a list of numbers"),
-    ({"history": {"backend": [3]}}, "'history' entry 'backend' is not a list of backend names"),
-    ({"history": {"grades": []}}, "'history' has an unknown entry 'grades'"),
-]
-
-
-def test_a_checkpoint_field_of_the_wrong_type_or_range_is_named_in_one_line(
-    selected, checkpoint_bytes, tmp_path, capsys
-):
-    path = tmp_path / "checkpoint.npz"
-    for change, fault in WRONG_FIELDS:
-        path.write_bytes(checkpoint_bytes)
-        with np.load(path) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        arrays["meta"] = np.array(json.dumps(json.loads(str(arrays["meta"])) | change))
-        np.savez(path, **arrays)
-        assert (
-            cli_main(["sample", "--checkpoint", str(path), "--out", str(tmp_path / "g.png")]) == 2
-        )
-        assert capsys.readouterr().err == (
-            f"gan-backends: error: {path} is a damaged checkpoint ({fault})\n"
-        ), change
-    assert not (tmp_path / "g.png").exists()
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -200,20 +133,6 @@ def test_sample_names_a_bad_checkpoint_in_one_line(
     result = cli("sample", "--checkpoint", str(path), "--out", str(tmp_path / "grid.png"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"gan-backends: error: {message.format(path=path)}")
-
-
-def test_a_damaged_weights_file_is_named(selected, tmp_path):
-    path = tmp_path / "G.npz"
-    save_weights(models.gan_generator(), path)
-    data = path.read_bytes()
-    for how, damaged in damaged_copies(data):
-        path.write_bytes(damaged)
-        try:
-            name, _ = read_weights(path)
-        except CorruptFileError as error:
-            assert str(error).startswith(f"{path} "), (how, error)
-            continue
-        assert name == "gan_generator", how
 
 
 def test_a_damaged_initial_weights_file_is_named(tmp_path):
@@ -414,3 +333,19 @@ def test_compare_names_every_missing_framework_at_once(tmp_path):
         '--notest` or pip install "gan_backends[mxnet]"; jax: `tox -e jax --notest` or pip '
         'install "gan_backends[jax]"); or pass --python NAME=PATH, or leave them out of --backends'
     )
+
+
+def test_sample_command_draws_from_a_checkpoint_on_the_selected_backend(backend, tmp_path):
+    experiments.run(TINY_DCGAN, tmp_path)
+    command = [
+        sys.executable, "-m", "gan_backends.cli", "sample", "--backend", backend,
+        "--checkpoint", str(tmp_path / "checkpoint.npz"), "--out", str(tmp_path / "grid.png"),
+        "--save-array", str(tmp_path / "samples.npy"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    G = models.build(TINY_DCGAN.networks()[0])
+    gb.set_weights(G, load_checkpoint(tmp_path / "checkpoint.npz").generator)
+    expected = gb.generate(G, experiments.fixed_noise(TINY_DCGAN))
+    np.testing.assert_allclose(np.load(tmp_path / "samples.npy"), expected, atol=1e-4)
