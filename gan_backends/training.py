@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from gan_backends import notebook
+from gan_backends import notebook, selection
 from gan_backends.distributed import Cluster
 from gan_backends.models import Model, backend_of, check_batch, check_dtype, dtype_of, network_of
 from gan_backends.step import DType, StepSettings, TrainStep
@@ -147,7 +147,7 @@ class Trainer:
             check_setting(name, value, FRACTION)
         self.generator, self.discriminator = generator, discriminator
         self.backend = backend
-        self.backend_name = backend.__name__.rpartition(".")[2]
+        self.backend_name = next(n for n, b in selection.loaded().items() if b is backend)
         self.generator_network = network_of(generator)
         self.noise_shape = self.generator_network.input_shape
         self.data_shape = network_of(discriminator).input_shape
