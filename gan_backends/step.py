@@ -66,12 +66,23 @@ class TrainStep(Protocol):
         ...
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        """Adam's moments and step counts, canonical names prefixed ``D/`` and ``G/``."""
+        """Adam's state in ``dtype``, named by :func:`moment_key` (each weight's two moments, in
+        the canonical layout) and :func:`step_key` (each network's step count)."""
         ...
 
     def load_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`optimizer_state` returned, on any backend."""
         ...
+
+
+def moment_key(role: str, weight: str, moment: Literal["m", "v"]) -> str:
+    """The name of a weight's Adam moment in an optimizer state: ``D/block0_conv.kernel.m``."""
+    return f"{role}/{weight}.{moment}"
+
+
+def step_key(role: str) -> str:
+    """The name of a network's Adam step count in an optimizer state: ``G/step``."""
+    return f"{role}/step"
 
 
 def levels(dtype: DType) -> np.ndarray:

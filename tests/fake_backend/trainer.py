@@ -4,6 +4,7 @@ G's through the updated D; Adam in Keras' and MXNet's form, as on every backend.
 import numpy as np
 
 from gan_backends.datasets import LEVELS
+from gan_backends.step import moment_key, step_key
 from tests.fake_backend.nn import apply, backward
 
 __all__ = ["TrainStep"]
@@ -76,13 +77,15 @@ class TrainStep:
         state = {}
         for role, moments in self.moments.items():
             for key, values in moments.items():
-                state.update({f"{role}/{k}.{key}": v.astype(np.float32) for k, v in values.items()})
-            state[f"{role}/step"] = np.array(self.adam_steps, np.float32)
+                state.update(
+                    {moment_key(role, k, key): v.astype(np.float32) for k, v in values.items()}
+                )
+            state[step_key(role)] = np.array(self.adam_steps, np.float32)
         return state
 
     def load_optimizer_state(self, state):
-        self.adam_steps = int(state["D/step"])
+        self.adam_steps = int(state[step_key("D")])
         for role, moments in self.moments.items():
             for key, values in moments.items():
                 for k in values:
-                    values[k] = np.array(state[f"{role}/{k}.{key}"], np.float64)
+                    values[k] = np.array(state[moment_key(role, k, key)], np.float64)

@@ -25,7 +25,7 @@ from jax.sharding import PartitionSpec
 from gan_backends.backends.jax.distributed import AXIS, REPLICATED, SPLIT, per_worker
 from gan_backends.backends.jax.nn import apply_native, precision, slots, to_native_images
 from gan_backends.layouts import to_canonical, to_native
-from gan_backends.step import levels
+from gan_backends.step import levels, moment_key, step_key
 
 __all__ = ["TrainStep"]
 
@@ -179,16 +179,20 @@ class TrainStep:
         state = {}
         for role, moments in self.moments.items():
             for name, axes in self._moments(role):
-                state[f"{role}/{name}.m"] = to_canonical(np.asarray(moments["m"][name]), axes)
-                state[f"{role}/{name}.v"] = to_canonical(np.asarray(moments["v"][name]), axes)
-            state[f"{role}/step"] = np.array(float(self.adam_steps), np.float32)
+                state[moment_key(role, name, "m")] = to_canonical(
+                    np.asarray(moments["m"][name]), axes
+                )
+                state[moment_key(role, name, "v")] = to_canonical(
+                    np.asarray(moments["v"][name]), axes
+                )
+            state[step_key(role)] = np.array(float(self.adam_steps), np.float32)
         return state
 
     def load_optimizer_state(self, state):
         with precision(self.dtype):
-            self.adam_steps = jnp.asarray(float(state["D/step"]), self.dtype)
+            self.adam_steps = jnp.asarray(float(state[step_key("D")]), self.dtype)
             for role, moments in self.moments.items():
                 for name, axes in self._moments(role):
-                    m, v = (state[f"{role}/{name}.{key}"] for key in "mv")
+                    m, v = (state[moment_key(role, name, key)] for key in "mv")
                     moments["m"][name] = jnp.array(to_native(m, axes), self.dtype)
                     moments["v"][name] = jnp.array(to_native(v, axes), self.dtype)

@@ -21,7 +21,7 @@ from gan_backends.backends.mxnet.device import CONTEXT
 from gan_backends.backends.mxnet.distributed import all_mean
 from gan_backends.backends.mxnet.nn import build, slots
 from gan_backends.layouts import to_canonical, to_native
-from gan_backends.step import levels
+from gan_backends.step import levels, moment_key, step_key
 
 __all__ = ["TrainStep"]
 
@@ -316,9 +316,9 @@ class TrainStep:
         for role, adam in self.optimizers.items():
             moments = adam.moments()
             for name, axes, i in self._slots(role):
-                state[f"{role}/{name}.m"] = to_canonical(moments[i][0].asnumpy(), axes)
-                state[f"{role}/{name}.v"] = to_canonical(moments[i][1].asnumpy(), axes)
-            state[f"{role}/step"] = np.array(adam.count, np.float32)
+                state[moment_key(role, name, "m")] = to_canonical(moments[i][0].asnumpy(), axes)
+                state[moment_key(role, name, "v")] = to_canonical(moments[i][1].asnumpy(), axes)
+            state[step_key(role)] = np.array(adam.count, np.float32)
         return state
 
     def load_optimizer_state(self, state):
@@ -326,6 +326,6 @@ class TrainStep:
             moments = [None] * len(adam.parameters)
             for name, axes, i in self._slots(role):
                 moments[i] = tuple(
-                    to_native(state[f"{role}/{name}.{moment}"], axes) for moment in "mv"
+                    to_native(state[moment_key(role, name, moment)], axes) for moment in "mv"
                 )
-            adam.load_moments(moments, float(state[f"{role}/step"]))
+            adam.load_moments(moments, float(state[step_key(role)]))

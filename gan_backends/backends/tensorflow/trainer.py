@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from gan_backends.backends.tensorflow.nn import slots
 from gan_backends.layouts import to_canonical, to_native
-from gan_backends.step import levels
+from gan_backends.step import levels, moment_key, step_key
 
 __all__ = ["TrainStep"]
 
@@ -169,15 +169,15 @@ class TrainStep:
         state = {}
         for role, optimizer in self.optimizers.items():
             for name, axes, m, v in self._moments(role):
-                state[f"{role}/{name}.m"] = to_canonical(np.asarray(m), axes)
-                state[f"{role}/{name}.v"] = to_canonical(np.asarray(v), axes)
+                state[moment_key(role, name, "m")] = to_canonical(np.asarray(m), axes)
+                state[moment_key(role, name, "v")] = to_canonical(np.asarray(v), axes)
             # float() refuses a variable that a strategy mirrors; NumPy reads it.
-            state[f"{role}/step"] = np.asarray(optimizer.iterations).astype(np.float32)
+            state[step_key(role)] = np.asarray(optimizer.iterations).astype(np.float32)
         return state
 
     def load_optimizer_state(self, state):
         for role, optimizer in self.optimizers.items():
             for name, axes, m, v in self._moments(role):
-                m.assign(to_native(state[f"{role}/{name}.m"], axes))
-                v.assign(to_native(state[f"{role}/{name}.v"], axes))
-            optimizer.iterations.assign(int(state[f"{role}/step"]))
+                m.assign(to_native(state[moment_key(role, name, "m")], axes))
+                v.assign(to_native(state[moment_key(role, name, "v")], axes))
+            optimizer.iterations.assign(int(state[step_key(role)]))

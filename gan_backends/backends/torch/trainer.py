@@ -23,7 +23,7 @@ from torch.func import functional_call, grad_and_value, vjp
 from gan_backends.backends.torch.device import DEVICE
 from gan_backends.backends.torch.nn import slots
 from gan_backends.layouts import to_canonical, to_native
-from gan_backends.step import levels
+from gan_backends.step import levels, moment_key, step_key
 
 __all__ = ["TrainStep"]
 
@@ -225,14 +225,14 @@ class TrainStep:
         state = {}
         for role in self.models:
             for name, axes, m, v in self._moments(role):
-                state[f"{role}/{name}.m"] = to_canonical(m.cpu().numpy(), axes)
-                state[f"{role}/{name}.v"] = to_canonical(v.cpu().numpy(), axes)
-            state[f"{role}/step"] = np.array(self.adam_steps.item(), np.float32)
+                state[moment_key(role, name, "m")] = to_canonical(m.cpu().numpy(), axes)
+                state[moment_key(role, name, "v")] = to_canonical(v.cpu().numpy(), axes)
+            state[step_key(role)] = np.array(self.adam_steps.item(), np.float32)
         return state
 
     def load_optimizer_state(self, state):
-        self.adam_steps.fill_(float(state["D/step"]))
+        self.adam_steps.fill_(float(state[step_key("D")]))
         for role in self.models:
             for name, axes, m, v in self._moments(role):
-                m.copy_(torch.from_numpy(to_native(state[f"{role}/{name}.m"], axes)))
-                v.copy_(torch.from_numpy(to_native(state[f"{role}/{name}.v"], axes)))
+                m.copy_(torch.from_numpy(to_native(state[moment_key(role, name, "m")], axes)))
+                v.copy_(torch.from_numpy(to_native(state[moment_key(role, name, "v")], axes)))
