@@ -262,13 +262,13 @@ def run(
     """
     out = Path(out)
     check_memory(config)
-    checkpoint_path = out / "checkpoint.npz"
     cluster = distributed.current()
     chief = cluster is None or cluster.is_chief
     with (
         RunFolder(out, resume, overwrite) if chief else contextlib.nullcontext() as folder,
         contextlib.ExitStack() as stack,
     ):
+        log = None
         if tensorboard is not None and chief:
             log = TensorBoardLog(tensorboard, selection.current_name(), asdict(config))
             stack.callback(log.close)
@@ -279,97 +279,126 @@ def run(
         else:
             weights = read_initial_weights(initial, config)
         trainer = build_trainer(config, weights, cluster)
-        quality_history = _resume(config, trainer, checkpoint_path) if resume else []
-        saved_epoch = trainer.epoch if resume else None
-        measure = quality_meter(config, data) if chief else None
-        sample_noise = fixed_noise(config)
-        backend = selection.current()
-        device = backend.device.describe()
-
-        def metrics() -> dict[str, Any]:
-            history = trainer.history
-            return {
-                "backend": selection.current_name(),
-                "backend_per_epoch": history.backend,
-                "workers_per_epoch": history.workers,
-                "worker_spread": history.worker_spread,
-                "framework_version": backend.device.framework_version(),
-                "device": device,
-                "threads": backend.device.threads(),
-                "config": asdict(config),
-                "dataset": config.dataset,
-                "image_size": config.image_size if config.model == "dcgan" else None,
-                "num_examples": len(data),
-                "epochs_done": trainer.epoch,
-                "loss_D": history.loss_D,
-                "loss_G": history.loss_G,
-                "examples_per_sec": (
-                    history.examples_per_sec[-1] if history.examples_per_sec else None
-                ),
-                "examples_per_sec_per_epoch": history.examples_per_sec,
-                "quality": quality_history,
-            }
-
-        if trainer.epoch >= config.epochs and chief and _final_outputs_missing(config, out):
-            print(
-                f"{checkpoint_path} holds all {trainer.epoch} epochs, but the final outputs are "
-                "incomplete: writing them",
-                file=sys.stderr,
-            )
-            result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
-            write_json(out / "metrics.json", result)
-            return result
+        outputs = _Outputs(config, out, trainer, data, log, chief)
+        if resume:
+            outputs.quality_history = _resume(config, trainer, outputs.checkpoint_path)
+            outputs.saved_epoch = trainer.epoch
         if trainer.epoch >= config.epochs:
-            print(
-                f"{checkpoint_path} already holds {trainer.epoch} "
-                f"epoch{'s' if trainer.epoch != 1 else ''} (--epochs "
-                f"{config.epochs}): nothing to train; raise --epochs to train longer",
-                file=sys.stderr,
-            )
-            return metrics()
+            return outputs.of_a_finished_run()
         if folder:
             folder.clear_previous_results()
-
-        def end_of_epoch(trainer: Trainer) -> None:
-            nonlocal saved_epoch
-            quality_history.append({"epoch": trainer.epoch, **measure(trainer.generator)})
-            if config.model == "dcgan":
-                fake = models.generate(trainer.generator, sample_noise)
-                grid = out / f"samples_epoch{trainer.epoch:03d}.png"
-                title = grid_title(config, trainer.epoch)
-                plots.save_image_grid(fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS, title)
-            config_record = {**asdict(config), "quality": quality_history}
-            save_checkpoint(checkpoint_path, trainer, config_record)
-            saved_epoch = trainer.epoch
-            history, title = trainer.history, f"{config.model} on {selection.current_name()}"
-            plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
-            write_json(out / "metrics.json", metrics())
-            if tensorboard is not None:
-                scalars = {"loss_D": trainer.history.loss_D[-1],
-                           "loss_G": trainer.history.loss_G[-1],
-                           "examples_per_sec": trainer.history.examples_per_sec[-1]}  # fmt: skip
-                picture = samples_picture(config, trainer.generator, data, sample_noise)
-                log.epoch(trainer.epoch, scalars, quality_history[-1], picture)
-            if interrupted.is_set():  # the interrupt landed where it was swallowed
-                raise KeyboardInterrupt
-
         try:
             with _noticing_interrupts() as interrupted:
+                outputs.interrupted = interrupted
                 trainer.fit(
                     data, config.epochs, config.batch_size, progress=progress and chief,
-                    on_epoch_end=end_of_epoch if chief else None,
+                    on_epoch_end=outputs.end_of_epoch if chief else None,
                 )  # fmt: skip
-            if not chief:
-                return metrics()
-            result = metrics() | _final_outputs(config, trainer, data, sample_noise, out)
-            write_json(out / "metrics.json", result)
+            return outputs.final() if chief else outputs.metrics()
         except KeyboardInterrupt:
-            raise RunInterrupted(
-                f"interrupted; {_last_checkpoint(checkpoint_path, saved_epoch)}"
-            ) from None
+            raise RunInterrupted(f"interrupted; {outputs.last_checkpoint()}") from None
         except WriteError as error:
-            raise WriteError(f"{error}; {_last_checkpoint(checkpoint_path, saved_epoch)}") from None
-    return result
+            raise WriteError(f"{error}; {outputs.last_checkpoint()}") from None
+
+
+class _Outputs:
+    """What a run writes into its folder: after each epoch (the checkpoint, the losses, the
+    samples, ``metrics.json``, TensorBoard's events) and at its end."""
+
+    def __init__(
+        self,
+        config: Config,
+        out: Path,
+        trainer: Trainer,
+        data: np.ndarray,
+        log: TensorBoardLog | None,
+        chief: bool,
+    ) -> None:
+        self.config, self.out, self.trainer, self.data, self.log = config, out, trainer, data, log
+        self.chief = chief
+        self.checkpoint_path = out / "checkpoint.npz"
+        self.measure = quality_meter(config, data) if chief else None
+        self.sample_noise = fixed_noise(config)
+        self.backend = selection.current()
+        self.device = self.backend.device.describe()
+        self.quality_history: list[dict[str, Any]] = []
+        self.saved_epoch: int | None = None
+        self.interrupted = threading.Event()
+
+    def metrics(self) -> dict[str, Any]:
+        config, history = self.config, self.trainer.history
+        return {
+            "backend": selection.current_name(),
+            "backend_per_epoch": history.backend,
+            "workers_per_epoch": history.workers,
+            "worker_spread": history.worker_spread,
+            "framework_version": self.backend.device.framework_version(),
+            "device": self.device,
+            "threads": self.backend.device.threads(),
+            "config": asdict(config),
+            "dataset": config.dataset,
+            "image_size": config.image_size if config.model == "dcgan" else None,
+            "num_examples": len(self.data),
+            "epochs_done": self.trainer.epoch,
+            "loss_D": history.loss_D,
+            "loss_G": history.loss_G,
+            "examples_per_sec": history.examples_per_sec[-1] if history.examples_per_sec else None,
+            "examples_per_sec_per_epoch": history.examples_per_sec,
+            "quality": self.quality_history,
+        }
+
+    def end_of_epoch(self, trainer: Trainer) -> None:
+        config, out, epoch = self.config, self.out, trainer.epoch
+        self.quality_history.append({"epoch": epoch, **self.measure(trainer.generator)})
+        if config.model == "dcgan":
+            fake = models.generate(trainer.generator, self.sample_noise)
+            grid = out / f"samples_epoch{epoch:03d}.png"
+            plots.save_image_grid(
+                fake, grid, SAMPLE_ROWS, SAMPLE_COLUMNS, grid_title(config, epoch)
+            )
+        save_checkpoint(
+            self.checkpoint_path, trainer, {**asdict(config), "quality": self.quality_history}
+        )
+        self.saved_epoch = epoch
+        history, title = trainer.history, f"{config.model} on {selection.current_name()}"
+        plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
+        write_json(out / "metrics.json", self.metrics())
+        if self.log is not None:
+            scalars = {"loss_D": history.loss_D[-1], "loss_G": history.loss_G[-1],
+                       "examples_per_sec": history.examples_per_sec[-1]}  # fmt: skip
+            picture = samples_picture(config, trainer.generator, self.data, self.sample_noise)
+            self.log.epoch(epoch, scalars, self.quality_history[-1], picture)
+        if self.interrupted.is_set():  # the interrupt landed where it was swallowed
+            raise KeyboardInterrupt
+
+    def final(self) -> dict[str, Any]:
+        """Write the end's outputs and the metrics with what only the end adds; returns those."""
+        result = self.metrics() | _final_outputs(
+            self.config, self.trainer, self.data, self.sample_noise, self.out
+        )
+        write_json(self.out / "metrics.json", result)
+        return result
+
+    def of_a_finished_run(self) -> dict[str, Any]:
+        """The metrics of a run whose checkpoint holds every epoch asked for; its end's outputs
+        written if a full disk (say) kept them from being written."""
+        epochs, path = self.trainer.epoch, self.checkpoint_path
+        if self.chief and _final_outputs_missing(self.config, self.out):
+            print(
+                f"{path} holds all {epochs} epochs, but the final outputs are incomplete: "
+                "writing them",
+                file=sys.stderr,
+            )
+            return self.final()
+        print(
+            f"{path} already holds {epochs} epoch{'s' if epochs != 1 else ''} (--epochs "
+            f"{self.config.epochs}): nothing to train; raise --epochs to train longer",
+            file=sys.stderr,
+        )
+        return self.metrics()
+
+    def last_checkpoint(self) -> str:
+        return _last_checkpoint(self.checkpoint_path, self.saved_epoch)
 
 
 def _final_outputs(
