@@ -1,5 +1,6 @@
 """Where PyTorch computes: the first GPU when there is one (unless GAN_DEVICE=cpu), else the CPU."""
 
+import logging
 import os
 
 import torch
@@ -11,6 +12,10 @@ DEVICE = torch.device(
 )
 if DEVICE.type == "cuda":
     torch.backends.cudnn.benchmark = True  # the shapes never change within a run
+else:
+    # A CUDA build of torch on a machine with a CUDA toolkit but no GPU warns "No CUDA runtime
+    # is found" when torch.compile first loads its C++ builder: into the progress bar.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def describe():
