@@ -259,9 +259,10 @@ def test_a_node_that_dies_ends_the_run_on_every_node_with_one_line_and_resume_co
 
 
 def launched_dcgan_after_an_epoch(backend: str, out: Path) -> subprocess.Popen:
-    """A launcher of a long 2-worker DCGAN run into ``out`` that has finished an epoch."""
-    launcher = start(gan_backends(*DCGAN, "--backend", backend, "--epochs", "1000", "--out",
-                                  str(out), nproc=2))  # fmt: skip
+    """A launcher of a long 2-worker DCGAN run into ``out`` that has finished an epoch (eager:
+    what these tests stop is the processes, not the compiled step)."""
+    launcher = start(gan_backends(*DCGAN, "--eager", "--backend", backend, "--epochs", "1000",
+                                  "--out", str(out), nproc=2))  # fmt: skip
     try:
         wait_for(out / "metrics.json")
     except BaseException:
@@ -306,3 +307,20 @@ def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, t
     assert stderr.startswith("gan-backends: stopped by SIGTERM; the workers were stopped")
     assert gone_within(processes, 5)
     resumes_for_one_more_epoch(backend, out)
+
+
+def test_ctrl_c_in_the_terminal_stops_launcher_and_workers_with_one_line(backend, tmp_path):
+    """A terminal sends Ctrl-C's SIGINT to the launcher's whole process group."""
+    out = tmp_path / "run"
+    launcher = launched_dcgan_after_an_epoch(backend, out)
+    try:
+        processes = descendants_of(launcher.pid)
+        os.killpg(launcher.pid, signal.SIGINT)
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 128 + signal.SIGINT
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith("gan-backends: interrupted; the workers were stopped; the last")
+    assert gone_within(processes, 5)
+    assert load_checkpoint(out / "checkpoint.npz").epoch >= 1
