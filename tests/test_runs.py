@@ -365,6 +365,21 @@ def test_ctrl_c_while_the_command_loads_is_one_line():
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("seconds", [0.1, 0.2, 0.3, 0.5, 0.8])
+def test_ctrl_c_at_any_moment_of_start_up_is_at_most_one_line(tmp_path, seconds):
+    """From the moment the library's first module runs (Python's own start-up, its first
+    30 milliseconds or so, is Python's)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_backends", "train", "gan", "--epochs", "1", "--limit", "8",
+         "--out", str(tmp_path)], cwd=ROOT, text=True, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(seconds)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) <= 1, stderr
+
+
 def test_a_ctrl_c_that_python_ignores_in_a_finalizer_still_stops_the_run(
     selected, tmp_path, monkeypatch
 ):
