@@ -82,9 +82,14 @@ def _epochs(values: Sequence[float]) -> np.ndarray:
     return np.arange(1, len(values) + 1)
 
 
-def _label_loss_axes(ax: Axes) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def _label_epoch_axis(ax: Axes) -> None:
+    """Whole epochs on the x axis, a single one too (MaxNLocator wants two ticks unless told)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("epoch")
+
+
+def _label_loss_axes(ax: Axes) -> None:
+    _label_epoch_axis(ax)
     ax.set_ylabel("loss")
     ax.legend()
 
@@ -133,8 +138,7 @@ def _draw_differences(axes: Sequence[Axes], curves: Curves) -> None:
                     marker="o" if count < 2 else "")  # fmt: skip
         ax.set_title(f"difference from {reference}")
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
+        _label_epoch_axis(ax)
         ax.set_ylabel("|loss difference|")
         ax.legend()
 
@@ -289,8 +293,7 @@ def compare_bands_figure(
                     markevery=max(1, len(epochs) // 10), label=label)  # fmt: skip
     for ax, metric in zip(axes, metrics, strict=True):
         ax.set_title(metric)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
+        _label_epoch_axis(ax)
         ax.legend()
     if grids:
         _draw_grids(rows[-1], grids)
