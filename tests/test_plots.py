@@ -14,6 +14,7 @@ from gan_backends.plots import (
     compare_bands_figure,
     compare_figure,
     image_grid,
+    losses_figure,
     plot_functions,
     plot_gaussian,
     plot_losses,
@@ -66,6 +67,15 @@ def test_plot_losses_accepts_a_string_path_and_a_single_epoch(tmp_path):
     path = plot_losses([0.7], [0.7], str(tmp_path / "one.png"))
     assert isinstance(path, Path)
     assert open_png(path).size == (600, 400)
+
+
+@pytest.mark.parametrize(("epochs", "ticks"), [(1, [1]), (3, [1, 2, 3])])
+def test_the_epoch_axis_shows_whole_epochs(epochs, ticks):
+    fig = losses_figure([0.7] * epochs, [0.8] * epochs)
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    low, high = ax.get_xlim()
+    assert [t for t in ax.get_xticks() if low <= t <= high] == ticks
 
 
 def test_plot_gaussian_scatters_real_and_generated(tmp_path):
