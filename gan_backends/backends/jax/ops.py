@@ -7,8 +7,9 @@ starts JAX's runtime, which a distributed worker must not do before it joins its
 JAX computes in 32 bits unless its x64 mode is on: float64 and int64 arrays silently become
 float32 and int32. The facade promises both, so every op here runs inside x64 mode, switched on
 for the call only (:func:`~gan_backends.backends.jax.nn.precision`): code of your own outside the
-facade keeps JAX's 32-bit defaults. Call facade ops on the facade's 64-bit tensors; a native
-``jnp`` operation on them outside x64 mode computes in 32 bits.
+facade keeps JAX's 32-bit defaults. On the facade's 64-bit tensors use the facade's ops: outside
+x64 mode JAX's own operators may compute in 32 bits (``x * 2`` of a float64 tensor is float32,
+an int64 tensor ``+ 1`` wraps around in int32).
 """
 
 import functools
