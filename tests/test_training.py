@@ -450,6 +450,27 @@ def test_torch_without_a_cpu_compiler_says_how_to_train_anyway(tmp_path):
     assert "compiled=False" in message and "--eager" in message
 
 
+CUDA_WARNING = """
+import logging
+import gan_backends as gb
+gb.set_backend("torch")
+gb.selection.current()
+logging.getLogger("torch.utils.cpp_extension").warning("No CUDA runtime is found")
+"""
+
+
+def test_torch_on_the_cpu_keeps_the_cuda_builds_runtime_warning_out_of_the_bar():
+    """A CUDA build of torch on a machine with a CUDA toolkit and no GPU warns through this
+    logger when torch.compile first loads its C++ builder (too large a build to test here)."""
+    require_backends("torch")
+    environment = {**os.environ, "GAN_DEVICE": "cpu"}
+    completed = subprocess.run(
+        [sys.executable, "-c", CUDA_WARNING], capture_output=True, text=True, timeout=300,
+        env=environment,
+    )  # fmt: skip
+    assert (completed.returncode, completed.stderr) == (0, "")
+
+
 def test_mxnet_gathering_batches_in_pieces_trains_as_gathering_them_whole(monkeypatch):
     require_backends("mxnet")
     from gan_backends.backends.mxnet import trainer as mxnet_trainer
