@@ -40,7 +40,16 @@ from typing import Any
 import numpy as np
 
 from gan_backends import compare as comparison
-from gan_backends import datasets, distributed, download, experiments, models, plots, selection
+from gan_backends import (
+    datasets,
+    distributed,
+    download,
+    experiments,
+    models,
+    outputs,
+    plots,
+    selection,
+)
 from gan_backends import safetensors_files as safetensors
 from gan_backends.backends.quiet import VERBOSE_VARIABLE
 from gan_backends.checkpoints import load_checkpoint
@@ -265,8 +274,8 @@ def sample(args: argparse.Namespace) -> int:
         title = f"gan on {selection.current_name()}, epoch {epoch}"
         path = plots.plot_gaussian(real, fake, args.out, title)
     else:
-        rows, columns = experiments.SAMPLE_ROWS, experiments.SAMPLE_COLUMNS
-        title = experiments.grid_title(config, epoch)
+        rows, columns = outputs.SAMPLE_ROWS, outputs.SAMPLE_COLUMNS
+        title = outputs.grid_title(config, epoch)
         path = plots.save_image_grid(fake, args.out, rows, columns, title)
     if array:
         write_atomically(array, lambda file: np.save(file, fake))
