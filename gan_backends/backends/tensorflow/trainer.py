@@ -24,8 +24,8 @@ class TrainStep:
         self.settings = settings
         lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
         epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
-        if settings.mixed_precision:
-            raise NotImplementedError("mixed precision is not supported with tensorflow")
+        if settings.precision == "bf16-mixed":
+            raise NotImplementedError("precision bf16-mixed is not supported with tensorflow yet")
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
         if cluster is not None:
