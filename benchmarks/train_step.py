@@ -214,7 +214,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=PRECISIONS,
         default="32",
         help="the library side's: 32 (default) or bf16-mixed (bfloat16 forward and backward "
-        "passes; PyTorch, JAX)",
+        "passes; not on mxnet)",
     )
     parser.add_argument(
         "--memory",

@@ -121,7 +121,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     settings.add_argument(
         "--precision", choices=PRECISIONS, default="32",
         help="32 (default) or bf16-mixed: forward and backward passes in bfloat16, weights, "
-        "Adam and losses float32 (PyTorch, JAX)",
+        "Adam and losses float32 (PyTorch, TensorFlow and JAX)",
     )  # fmt: skip
     settings.add_argument(
         "--dtype", choices=DTYPES, default="float32",

@@ -277,7 +277,7 @@ def test_sample_command_draws_from_a_checkpoint_on_the_selected_backend(backend,
     np.testing.assert_allclose(np.load(tmp_path / "samples.npy"), expected, atol=1e-4)
 
 
-MIXED_PRECISION_BACKENDS = {"torch", "jax"}
+MIXED_PRECISION_BACKENDS = {"torch", "tensorflow", "jax"}
 
 
 def test_mixed_precision_trains_close_to_float32_where_supported(backend):
