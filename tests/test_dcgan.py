@@ -277,27 +277,6 @@ def test_sample_command_draws_from_a_checkpoint_on_the_selected_backend(backend,
     np.testing.assert_allclose(np.load(tmp_path / "samples.npy"), expected, atol=1e-4)
 
 
-MIXED_PRECISION_BACKENDS = {"torch", "tensorflow", "jax"}
-
-
-def test_mixed_precision_trains_close_to_float32_where_supported(backend):
-    data = datasets.shapes(64, image_size=16, seed=0)
-
-    def first_epoch_losses(precision):
-        G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
-        trainer = gb.Trainer(G, D, 0.0005, 0.0005, beta1=0.5, precision=precision)
-        history = trainer.fit(data, epochs=1, batch_size=16)
-        return [history.loss_D[0], history.loss_G[0]]
-
-    if backend not in MIXED_PRECISION_BACKENDS:
-        with pytest.raises(NotImplementedError, match=f"not supported with {backend}"):
-            first_epoch_losses("bf16-mixed")
-        return
-    np.testing.assert_allclose(
-        first_epoch_losses("bf16-mixed"), first_epoch_losses("32"), atol=0.05
-    )
-
-
 def short_training(data):
     """Two epochs of the small DCGAN on ``data``: per-epoch losses and the final weights."""
     G, D = models.dcgan_generator(**SMALL, seed=0), models.dcgan_discriminator(8, 16, seed=1)
