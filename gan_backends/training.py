@@ -108,6 +108,7 @@ class Trainer:
     ``precision="bf16-mixed"`` (PyTorch Lightning's name; ``"32"`` is the default) computes the
     forward and backward passes in bfloat16 while the weights, Adam's state, batch norm's
     moving statistics and the losses stay float32, on the CPU too; it needs ``dtype`` float32.
+    PyTorch, TensorFlow and JAX support it; MXNet raises NotImplementedError saying why.
 
     ``dtype`` (``"float32"`` or ``"float64"``; None: the models') is the dtype of the weights,
     data, noise, Adam's state and losses; the models must have been built in it
