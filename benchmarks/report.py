@@ -90,7 +90,7 @@ def print_report(
         f"{model_title(settings)}, batch {settings.batch_size}, {settings.steps} steps per timed "
         f"epoch, median of {settings.repeats} (every side alternating, one warm-up epoch each), "
         f"--device {settings.device}"
-        + (", library in mixed precision" if settings.mixed_precision else "")
+        + (f", library in --precision {settings.precision}" if settings.precision != "32" else "")
     )
     print(
         f"{'backend':<11} {'version':<12} {'device lib/nat':<16} {'threads':>7} "

@@ -79,7 +79,7 @@ def library_trainer(settings: Settings, compiled: bool) -> Any:
     hyperparameters = settings.hyperparameters
     return gb.Trainer(
         generator, discriminator, lr_D=hyperparameters.lr_D, lr_G=hyperparameters.lr_G,
-        beta1=hyperparameters.beta1, seed=0, mixed_precision=settings.mixed_precision,
+        beta1=hyperparameters.beta1, seed=0, precision=settings.precision,
         compiled=compiled,
     )  # fmt: skip
 

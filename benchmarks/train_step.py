@@ -69,6 +69,7 @@ from peers import DCGAN_BLOCKS, Settings
 from sides import SIDES
 
 from gan_backends.backends import BACKENDS
+from gan_backends.step import PRECISIONS
 
 MODELS = ("gan", "dcgan")
 DEFAULT_BATCH_SIZE = {"gan": 8, "dcgan": 64}
@@ -90,7 +91,7 @@ def child_arguments(settings: Settings) -> list[str]:
         "--repeats", str(settings.repeats),
     ]  # fmt: skip
     arguments += ["--threads", str(settings.threads)] if settings.threads else []
-    return arguments + (["--mixed-precision"] if settings.mixed_precision else [])
+    return [*arguments, "--precision", settings.precision]
 
 
 def run_role(role: str, backend: str, settings: Settings, keras: bool, json_path: Path) -> int:
@@ -209,9 +210,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="time nothing: check that each Keras variant's first step gives the library's losses",
     )
     parser.add_argument(
-        "--mixed-precision",
-        action="store_true",
-        help="the library side in bfloat16 with channels-last images (PyTorch; for GPUs)",
+        "--precision",
+        choices=PRECISIONS,
+        default="32",
+        help="the library side's: 32 (default) or bf16-mixed (bfloat16 forward and backward "
+        "passes; not on mxnet)",
     )
     parser.add_argument(
         "--memory",
@@ -252,7 +255,7 @@ def resolve_settings(args: argparse.Namespace, model: str) -> Settings:
         steps=pick("steps", DEFAULT_STEPS[model]),
         repeats=pick("repeats", 5),
         threads=args.threads,
-        mixed_precision=args.mixed_precision,
+        precision=args.precision,
     )
     for name in ("batch_size", "width", "steps", "repeats"):
         if getattr(settings, name) < 1:

@@ -57,7 +57,7 @@ from gan_backends.experiments import Config
 from gan_backends.extras import MissingExtraError
 from gan_backends.files import CorruptFileError, WriteError, check_output_path, write_atomically
 from gan_backends.runs import RunFolderError
-from gan_backends.step import DTYPES
+from gan_backends.step import DTYPES, PRECISIONS
 from gan_backends.weights import set_weights
 
 VALID = ", ".join(selection.DEFAULT_ORDER)
@@ -128,8 +128,10 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         help="always compile the step (by default: wherever it pays off end to end)",
     )  # fmt: skip
     settings.add_argument(
-        "--mixed-precision", action="store_true", help="bfloat16 forward passes (PyTorch, GPU)"
-    )
+        "--precision", choices=PRECISIONS, default="32",
+        help="32 (default) or bf16-mixed: forward and backward passes in bfloat16, weights, "
+        "Adam and losses float32 (PyTorch, TensorFlow and JAX)",
+    )  # fmt: skip
     settings.add_argument(
         "--dtype", choices=DTYPES, default="float32",
         help="of weights, data, noise, Adam and losses (default float32; float64 to check that "
@@ -194,7 +196,7 @@ def config_from(args: argparse.Namespace) -> Config:
         seed=args.seed,
         limit=args.limit,
         compiled=False if args.eager else True if args.compile else None,
-        mixed_precision=args.mixed_precision,
+        precision=args.precision,
         dtype=args.dtype,
     )
 

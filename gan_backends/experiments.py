@@ -33,6 +33,7 @@ from gan_backends.outputs import (
     last_checkpoint_note,
 )
 from gan_backends.runs import RunFolder
+from gan_backends.step import check_precision
 from gan_backends.tensorboard_log import TensorBoardLog
 from gan_backends.training import COUNT, FRACTION, POSITIVE, Trainer, check_setting
 from gan_backends.weights import set_weights
@@ -102,13 +103,14 @@ class Config:
     seed: int = 0
     limit: int | None = None
     compiled: bool | None = None
-    mixed_precision: bool = False
+    precision: str = "32"
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_DEFAULTS:
             raise ValueError(f"model must be 'gan' or 'dcgan'; got {self.model!r}")
         models.check_dtype(self.dtype, "--dtype")
+        check_precision(self.precision, self.dtype, ("--precision", "--dtype"))
         for name, rule in SETTINGS.items():
             value = getattr(self, name)
             if not (name == "limit" and value is None):
@@ -178,7 +180,7 @@ def build_trainer(
         set_weights(discriminator, _group(weights, "D/"))
         return Trainer(
             generator, discriminator, lr_D=config.lr_D, lr_G=config.lr_G, beta1=config.beta1,
-            compiled=config.compiled, seed=config.seed, mixed_precision=config.mixed_precision,
+            compiled=config.compiled, seed=config.seed, precision=config.precision,
             cluster=cluster, dtype=config.dtype,
         )  # fmt: skip
 
@@ -409,6 +411,12 @@ def _resume(config: Config, trainer: Trainer, path: Path) -> list[dict[str, Any]
         raise ValueError(
             f"cannot resume {path}: it was trained in {checkpoint.dtype}, not --dtype "
             f"{config.dtype}; resume with --dtype {checkpoint.dtype} or use another --out folder"
+        )
+    if saved.precision != config.precision:
+        raise ValueError(
+            f"cannot resume {path}: it was trained in --precision {saved.precision}, not "
+            f"{config.precision}; resume with --precision {saved.precision} or use another "
+            "--out folder"
         )
     clashes = [
         f"{name}={getattr(config, name)!r} (checkpoint: {getattr(saved, name)!r})"

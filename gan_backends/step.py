@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 DType = Literal["float32", "float64"]
 DTYPES: tuple[DType, ...] = ("float32", "float64")
+Precision = Literal["32", "bf16-mixed"]
+PRECISIONS: tuple[Precision, ...] = ("32", "bf16-mixed")
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,10 @@ class StepSettings:
     compiled: bool
     dtype: DType = "float32"
     """The dtype of weights, data, noise, Adam's state and losses."""
-    mixed_precision: bool = False
-    """Forward passes in bfloat16, weights, Adam's state and losses in ``dtype``."""
+    precision: Precision = "32"
+    """PyTorch Lightning's names: ``"32"`` computes in ``dtype``; ``"bf16-mixed"`` computes the
+    forward and backward passes in bfloat16, while the weights, Adam's state, batch norm's
+    moving statistics and the losses stay float32."""
     cluster: Cluster | None = None
     """This worker's place in a data-parallel run (None: one process)."""
 
@@ -83,6 +87,23 @@ def moment_key(role: str, weight: str, moment: Literal["m", "v"]) -> str:
 def step_key(role: str) -> str:
     """The name of a network's Adam step count in an optimizer state: ``G/step``."""
     return f"{role}/step"
+
+
+def check_precision(
+    precision: Any, dtype: DType, flags: tuple[str, str] = ("precision", "dtype")
+) -> None:
+    """Raise ValueError naming ``flags`` (precision's, dtype's) unless ``precision`` is one of
+    :data:`PRECISIONS` that ``dtype`` allows."""
+    precision_flag, dtype_flag = flags
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"{precision_flag} must be one of {', '.join(PRECISIONS)}; got {precision!r}"
+        )
+    if precision == "bf16-mixed" and dtype != "float32":
+        raise ValueError(
+            f"{precision_flag} bf16-mixed keeps float32 weights: use it with {dtype_flag} "
+            f"float32, not {dtype} (or {precision_flag} 32 with {dtype_flag} {dtype})"
+        )
 
 
 def levels(dtype: DType) -> np.ndarray:

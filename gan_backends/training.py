@@ -40,7 +40,7 @@ from tqdm import tqdm
 from gan_backends import notebook, selection
 from gan_backends.distributed import Cluster
 from gan_backends.models import Model, backend_of, check_batch, check_dtype, dtype_of, network_of
-from gan_backends.step import DType, StepSettings, TrainStep
+from gan_backends.step import DType, Precision, StepSettings, TrainStep, check_precision
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -106,9 +106,10 @@ class Trainer:
     decides).
     ``compiled=True`` or ``False`` forces it either way; eager steps also serve debugging.
 
-    ``mixed_precision=True`` computes the forward passes in bfloat16 (weights, Adam and
-    batch-norm statistics stay float32): for GPUs, and on PyTorch only (the others raise
-    NotImplementedError).
+    ``precision="bf16-mixed"`` (PyTorch Lightning's name; ``"32"`` is the default) computes the
+    forward and backward passes in bfloat16 while the weights, Adam's state, batch norm's
+    moving statistics and the losses stay float32, on the CPU too; it needs ``dtype`` float32.
+    PyTorch, TensorFlow and JAX support it; MXNet raises NotImplementedError saying why.
 
     ``dtype`` (``"float32"`` or ``"float64"``; None: the models') is the dtype of the weights,
     data, noise, Adam's state and losses; the models must have been built in it
@@ -132,7 +133,7 @@ class Trainer:
         epsilon: float = 1e-8,
         compiled: bool | None = None,
         seed: int | None = None,
-        mixed_precision: bool = False,
+        precision: Precision = "32",
         cluster: Cluster | None = None,
         dtype: DType | None = None,
     ):
@@ -140,6 +141,7 @@ class Trainer:
         if backend_of(discriminator) is not backend:
             raise ValueError("the generator and the discriminator belong to different backends")
         dtype = self._check_dtypes(generator, discriminator, dtype)
+        check_precision(precision, dtype)
         for name, value in {"lr_D": lr_D, "lr_G": lr_G}.items():
             check_setting(name, value, NON_NEGATIVE)
         check_setting("epsilon", epsilon, POSITIVE)
@@ -160,7 +162,7 @@ class Trainer:
         self._stepped = False
         self.cluster = cluster
         self.settings = StepSettings(
-            lr_D, lr_G, beta1, beta2, epsilon, compiled, dtype, mixed_precision, cluster
+            lr_D, lr_G, beta1, beta2, epsilon, compiled, dtype, precision, cluster
         )
         self._step: TrainStep = backend.trainer.TrainStep(generator, discriminator, self.settings)
 

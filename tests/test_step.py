@@ -16,7 +16,7 @@ SETTINGS = StepSettings(lr_D=0.05, lr_G=0.005, beta1=0.9, beta2=0.999, epsilon=1
 
 
 def test_settings_are_frozen_and_default_to_one_float32_process():
-    assert (SETTINGS.dtype, SETTINGS.mixed_precision, SETTINGS.cluster) == ("float32", False, None)
+    assert (SETTINGS.dtype, SETTINGS.precision, SETTINGS.cluster) == ("float32", "32", None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         SETTINGS.lr_D = 1.0
 

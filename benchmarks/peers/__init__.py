@@ -66,7 +66,8 @@ class Settings:
     steps: int
     repeats: int
     threads: int | None
-    mixed_precision: bool = False
+    precision: str = "32"
+    """The library side's ``Trainer(precision=...)``."""
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

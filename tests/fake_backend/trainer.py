@@ -22,7 +22,7 @@ class TrainStep:
     compile_note = None
 
     def __init__(self, generator, discriminator, settings):
-        if settings.cluster is not None or settings.mixed_precision:
+        if settings.cluster is not None or settings.precision != "32":
             raise NotImplementedError("distributed or bf16 steps are not supported with fake")
         self.settings = settings
         self.models = {"D": discriminator, "G": generator}

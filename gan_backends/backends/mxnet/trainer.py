@@ -209,8 +209,13 @@ class TrainStep:
         self.settings = settings
         lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
         epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
-        if settings.mixed_precision:
-            raise NotImplementedError("mixed precision is not supported with mxnet")
+        if settings.precision == "bf16-mixed":
+            raise NotImplementedError(
+                "precision bf16-mixed (--precision bf16-mixed) is not supported with mxnet: "
+                "MXNet 1.9.1's AMP converts a hybridized block, for inference, into a copy with "
+                "its own weights, and runs only Convolution and FullyConnected in bfloat16 (not "
+                "the generator's Deconvolution); use precision 32 with mxnet"
+            )
         self.models = {"D": discriminator, "G": generator}
         self.loss_D = DiscriminatorLoss(discriminator)
         self.loss_G = GeneratorLoss(_frozen_view(discriminator, settings.dtype))

@@ -4,8 +4,12 @@ In a distributed run every step runs through the strategy (``strategy.run``) in 
 replica: Keras' ``apply_gradients`` sums the replicas' gradients, so each replica differentiates
 its loss divided by the number of workers; batch norm's moving statistics stay each worker's own
 until the step averages them.
+
+With precision bf16-mixed every layer runs under Keras' ``mixed_bfloat16`` policy while the
+steps run (and trace): bfloat16 compute on float32 variables, batch norm in float32.
 """
 
+import contextlib
 import functools
 
 import keras
@@ -24,8 +28,6 @@ class TrainStep:
         self.settings = settings
         lr_D, lr_G, beta1, beta2 = settings.lr_D, settings.lr_G, settings.beta1, settings.beta2
         epsilon, compiled, cluster = settings.epsilon, settings.compiled, settings.cluster
-        if settings.mixed_precision:
-            raise NotImplementedError("mixed precision is not supported with tensorflow")
         self.models = {"D": discriminator, "G": generator}
         self.cluster = cluster
         if cluster is not None:
@@ -79,6 +81,28 @@ class TrainStep:
         optimizer.build(model.trainable_variables)
         return optimizer
 
+    @contextlib.contextmanager
+    def _compute_policy(self):
+        """precision bf16-mixed: every layer under ``mixed_bfloat16`` for the duration, then
+        back to its own policy, so that sampling and models built later compute as before (a
+        global ``keras.mixed_precision.set_global_policy`` would reach those too)."""
+        if self.settings.precision != "bf16-mixed":
+            yield
+            return
+        layers = [layer for model in self.models.values() for layer in model.layers]
+        policies = [layer.dtype_policy for layer in layers]
+        for layer in layers:
+            layer.dtype_policy = "mixed_bfloat16"
+        try:
+            yield
+        finally:
+            for layer, policy in zip(layers, policies, strict=True):
+                layer.dtype_policy = policy
+
+    def _logits(self, x):
+        """The discriminator's logits in the step's dtype (bfloat16 layers return bfloat16)."""
+        return tf.cast(self.models["D"](x, training=True), self.settings.dtype)
+
     def _step(self, x, z):
         generator, discriminator = self.models["G"], self.models["D"]
         D_variables, G_variables = discriminator.trainable_variables, generator.trainable_variables
@@ -86,15 +110,13 @@ class TrainStep:
             fake = generator(z, training=True)
             with tf.GradientTape() as D_tape:
                 loss_D = (
-                    tf.reduce_mean(tf.nn.softplus(-discriminator(x, training=True)))
-                    + tf.reduce_mean(
-                        tf.nn.softplus(discriminator(tf.stop_gradient(fake), training=True))
-                    )
+                    tf.reduce_mean(tf.nn.softplus(-self._logits(x)))
+                    + tf.reduce_mean(tf.nn.softplus(self._logits(tf.stop_gradient(fake))))
                 ) / 2
                 share_D = self._share(loss_D)
             gradients = D_tape.gradient(share_D, D_variables)
             self.optimizers["D"].apply_gradients(zip(gradients, D_variables, strict=True))
-            loss_G = tf.reduce_mean(tf.nn.softplus(-discriminator(fake, training=True)))
+            loss_G = tf.reduce_mean(tf.nn.softplus(-self._logits(fake)))
             share_G = self._share(loss_G)
         gradients = G_tape.gradient(share_G, G_variables)
         self.optimizers["G"].apply_gradients(zip(gradients, G_variables, strict=True))
@@ -154,7 +176,8 @@ class TrainStep:
 
     def run(self, batches, Z):
         run = self._graph(self.data.dtype)
-        total_D, total_G = run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
+        with self._compute_policy():
+            total_D, total_G = run(self.data, tf.constant(batches, tf.int64), tf.constant(Z))
         return float(total_D), float(total_G)
 
     def _moments(self, role):

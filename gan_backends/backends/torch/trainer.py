@@ -59,7 +59,7 @@ class TrainStep:
         self.adam_steps = torch.zeros((), dtype=self.dtype, device=DEVICE)
         self.learning_rates = {"D": lr_D, "G": lr_G}
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.mixed_precision = settings.mixed_precision
+        self.bf16_mixed = settings.precision == "bf16-mixed"
         self.train_step, self.compile_note = self._eager_step, None
         if compiled:
             self.train_step = torch.compile(self._step, fullgraph=True)
@@ -75,12 +75,16 @@ class TrainStep:
     def _apply(self, role, parameters, buffers, x):
         return functional_call(self.models[role], (parameters, buffers), (x,))
 
+    def _logits(self, parameters, buffers, x):
+        """The discriminator's logits in the step's dtype (autocast leaves them bfloat16)."""
+        return self._apply("D", parameters, buffers, x).to(self.dtype)
+
     def _discriminator_loss(self, parameters, buffers, x, fake):
-        real_term = F.softplus(-self._apply("D", parameters, buffers, x)).mean()
-        return (real_term + F.softplus(self._apply("D", parameters, buffers, fake)).mean()) / 2
+        real_term = F.softplus(-self._logits(parameters, buffers, x)).mean()
+        return (real_term + F.softplus(self._logits(parameters, buffers, fake)).mean()) / 2
 
     def _generator_loss(self, fake, parameters, buffers):
-        return F.softplus(-self._apply("D", parameters, buffers, fake)).mean()
+        return F.softplus(-self._logits(parameters, buffers, fake)).mean()
 
     def _adam(self, role, gradients):
         """Keras' and MXNet's form: epsilon is added to the uncorrected sqrt(v)."""
@@ -120,17 +124,20 @@ class TrainStep:
         """``_step`` with plain autograd, for eager runs."""
         x = self._examples(data, batch)
         self.adam_steps += 1
-        generator, discriminator = self.models["G"], self.models["D"]
         with self._autocast():
-            fake = generator(z)
-            real_term = F.softplus(-discriminator(x)).mean()
-            loss_D = (real_term + F.softplus(discriminator(fake.detach())).mean()) / 2
+            fake = self.models["G"](z)
+            real_term = F.softplus(-self._eager_logits(x)).mean()
+            loss_D = (real_term + F.softplus(self._eager_logits(fake.detach())).mean()) / 2
         self._foreach_adam("D", self._averaged_list("D", loss_D))
         with self._autocast():
-            loss_G = F.softplus(-discriminator(fake)).mean()
+            loss_G = F.softplus(-self._eager_logits(fake)).mean()
         self._foreach_adam("G", self._averaged_list("G", loss_G))
         self._average_statistics()
         totals.add_(torch.stack([loss_D.detach(), loss_G.detach()]).to(totals.dtype))
+
+    def _eager_logits(self, x):
+        """``_logits`` of the discriminator module itself."""
+        return self.models["D"](x).to(self.dtype)
 
     def _averaged_list(self, role, loss):
         """The gradients of ``loss`` for the network in ``role``, averaged over the workers."""
@@ -177,7 +184,9 @@ class TrainStep:
         torch._foreach_sub_(parameters, updates)
 
     def _autocast(self):
-        if not self.mixed_precision:
+        """bfloat16 compute for precision bf16-mixed, on the CPU as on a GPU: autocast runs
+        the convolutions and matrix products in bfloat16 from the float32 weights."""
+        if not self.bf16_mixed:
             return contextlib.nullcontext()
         return torch.autocast(DEVICE.type, torch.bfloat16)
 
