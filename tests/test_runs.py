@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gan_backends import cli as cli_module
-from gan_backends import experiments
+from gan_backends import experiments, outputs
 from gan_backends.checkpoints import load_checkpoint
 from gan_backends.experiments import Config
 from gan_backends.files import WriteError, write_json
@@ -258,7 +258,7 @@ def test_resuming_a_finished_run_writes_the_final_output_a_full_disk_stopped(
         raise WriteError(f"could not write {tmp_path / 'samples.png'}: No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(experiments.plots, "plot_gaussian", disk_full)
+        patch.setattr(outputs.plots, "plot_gaussian", disk_full)
         with pytest.raises(WriteError, match="holds epoch 1 and is intact"):
             experiments.run(replace(SHORT_GAN, epochs=1), tmp_path)
     assert not (tmp_path / "samples.png").exists()
@@ -326,7 +326,7 @@ def test_an_interrupt_that_framework_code_swallows_still_stops_the_run(
 ):
     """Keras catches every exception in one place with a bare ``except`` (and warns instead):
     a SIGTERM landing there must stop the run all the same, at the end of its epoch."""
-    plot_losses = experiments.plots.plot_losses
+    plot_losses = outputs.plots.plot_losses
 
     def swallowing_an_interrupt(loss_D, *rest):
         if len(loss_D) == 2:
@@ -337,7 +337,7 @@ def test_an_interrupt_that_framework_code_swallows_still_stops_the_run(
                 warnings.warn("the structure of `inputs` does not match", stacklevel=1)
         return plot_losses(loss_D, *rest)
 
-    monkeypatch.setattr(experiments.plots, "plot_losses", swallowing_an_interrupt)
+    monkeypatch.setattr(outputs.plots, "plot_losses", swallowing_an_interrupt)
     previous = signal.signal(signal.SIGTERM, cli_module._interrupt)
     try:
         with (
@@ -387,13 +387,13 @@ def test_a_ctrl_c_that_python_ignores_in_a_finalizer_still_stops_the_run(
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)  # Python prints the KeyboardInterrupt, goes on
 
-    save = experiments.save_checkpoint
+    save = outputs.save_checkpoint
 
     def save_then_collect(*arguments, **keywords):
         save(*arguments, **keywords)
         SendsCtrlCWhenCollected()
 
-    monkeypatch.setattr(experiments, "save_checkpoint", save_then_collect)
+    monkeypatch.setattr(outputs, "save_checkpoint", save_then_collect)
     with pytest.raises(experiments.RunInterrupted, match="holds epoch 1 and is intact"):
         experiments.run(replace(SHORT_GAN, epochs=5), tmp_path)
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 1
