@@ -6,6 +6,7 @@ marked so) carry the ``cross_backend`` mark; the `all` env runs those, and each 
 env runs everything."""
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -14,6 +15,11 @@ import gan_backends as gb
 from gan_backends.backends import BACKENDS
 
 REQUIRED = {name for name in os.environ.get("GAN_REQUIRE_BACKENDS", "").split(",") if name}
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # Started as a background job (`tox &` in a script), the tests inherit Ctrl-C ignored, and so
+    # would every process they start; they send Ctrl-C as a terminal does to its foreground job.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
