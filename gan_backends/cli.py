@@ -13,6 +13,10 @@ Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and s
 
 from __future__ import annotations
 
+import _thread
+import contextlib
+import os
+import signal
 import sys
 
 
@@ -26,12 +30,24 @@ def _one_line_for_ctrl_c(
         sys.__excepthook__(kind, error, traceback)
 
 
+def _ctrl_c_lost_in_a_finalizer_again(unraisable: sys.UnraisableHookArgs) -> None:
+    """Ctrl-C landing in a finalizer or a garbage-collector callback (JAX has one) is printed
+    by Python as "Exception ignored", and the command goes on as if it had not come. Sent once
+    more, it lands in the command's own code, which stops in one line. (Sent from this thread,
+    or from a ``threading.Thread``, whose start waits in Python code, the handler would run at
+    once, in this hook.)"""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        with contextlib.suppress(RuntimeError):  # no new threads while Python shuts down
+            _thread.start_new_thread(os.kill, (os.getpid(), signal.SIGINT))
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
 sys.excepthook = _one_line_for_ctrl_c
+sys.unraisablehook = _ctrl_c_lost_in_a_finalizer_again
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import warnings
 from pathlib import Path

@@ -364,6 +364,23 @@ def test_ctrl_c_while_the_command_loads_is_one_line():
     assert result.stderr == "gan-backends: interrupted\n"
 
 
+# JAX's garbage-collector callback is such a place: Python prints the KeyboardInterrupt raised
+# there as "Exception ignored" and goes on.
+IGNORED_WHILE_LOADING = "import os, signal, time\nimport gan_backends.cli\n"
+IGNORED_WHILE_LOADING += "class SendsCtrlCWhenCollected:\n"
+IGNORED_WHILE_LOADING += "    def __del__(self):\n        os.kill(os.getpid(), signal.SIGINT)\n"
+IGNORED_WHILE_LOADING += "SendsCtrlCWhenCollected()\ntime.sleep(60)\nimport gan_backends.training"
+
+
+def test_ctrl_c_that_python_ignores_in_a_finalizer_while_the_command_loads_still_stops_it():
+    result = subprocess.run(
+        [sys.executable, "-c", IGNORED_WHILE_LOADING], cwd=ROOT, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == -signal.SIGINT
+    assert result.stderr == "gan-backends: interrupted\n"
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("seconds", [0.1, 0.2, 0.3, 0.5, 0.8])
 def test_ctrl_c_at_any_moment_of_start_up_is_at_most_one_line(tmp_path, seconds):
