@@ -3,6 +3,7 @@ printed tables."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -150,10 +151,23 @@ def print_report(
             f"{result[side]['tflops']:.3g}" for side in sides
         )
         for name, peak in (peak_tflops or {}).items():
-            line += f"   of {name} {peak:g}: " + " / ".join(
+            line += f"   of {name} {peak:.3g}: " + " / ".join(
                 f"{100 * result[side]['tflops'] / peak:.2f}%" for side in sides
             )
         print(line)
+    torch = next((result for result in results if result["backend"] == "torch"), None)
+    if torch is not None and len(results) > 1:
+        print(
+            "\nlibrary against PyTorch's library: "
+            + ", ".join(
+                f"{result['backend']} "
+                + ratio_text(
+                    result["library"]["examples_per_sec"] / torch["library"]["examples_per_sec"]
+                )
+                for result in results
+                if result is not torch
+            )
+        )
     with_memory = [result for result in results if "memory" in result]
     if with_memory:
         print(
@@ -217,3 +231,71 @@ def print_loss_check(results: list[dict[str, Any]], failures: dict[str, str]) ->
     for backend, error in failures.items():
         print(f"{backend:<11} FAILED: {error.splitlines()[-1] if error else ''}")
     return agree
+
+
+def print_library_alone(
+    settings: Settings,
+    results: list[dict[str, Any]],
+    precisions: list[str],
+    busy: list[int],
+    peak_tflops: dict[str, float] | None,
+) -> None:
+    """The library alone per precision (quiet), and the fraction of it kept beside competitors."""
+    flops = flops_per_step(settings)
+    peaks = peak_tflops or {}
+    first = precisions[0]
+
+    def rate(result: dict[str, Any], precision: str) -> float | None:
+        return result["quiet"][precision].get("examples_per_sec")
+
+    torch = next((result for result in results if result["backend"] == "torch"), None)
+    print(
+        "\nlibrary alone, quiet, per precision: TFLOP/s, and as a share of "
+        + (", ".join(peaks) or "no measured peak")
+    )
+    print(
+        f"{'backend':<11} {'precision':<10} {'ex/s':>8} {'TFLOP/s':>8} "
+        + "".join(f"{'of ' + name:>22}" for name in peaks)
+        + f" {'vs ' + first:>10} {'vs torch':>9}"
+    )
+    for result in results:
+        for precision in precisions:
+            examples = rate(result, precision)
+            if examples is None:
+                error = result["quiet"][precision]["error"]
+                print(f"{result['backend']:<11} {precision:<10} failed: {error}")
+                continue
+            tflops = flops * examples / settings.batch_size / 1e12
+            baseline = rate(result, first)
+            torch_rate = rate(torch, precision) if torch else None
+            print(
+                f"{result['backend']:<11} {precision:<10} {examples:>8.1f} {tflops:>8.3g} "
+                + "".join(f"{f'{100 * tflops / peak:.3g}%':>22}" for peak in peaks.values())
+                + f" {ratio_text(examples / baseline if baseline else None):>10}"
+                + f" {ratio_text(examples / torch_rate if torch_rate else None):>9}"
+            )
+    if not busy:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max({result["quiet"][first].get("threads") or 1 for result in results})
+    shares = ", ".join(
+        f"beside {count} {min(1.0, cores / (threads + count)):.0%}" for count in busy
+    )
+    print(
+        f"\nlibrary beside N competing CPU-bound processes, precision {first}: examples/sec and "
+        f"the fraction of quiet kept (fair share, {threads} threads on {cores} cores: {shares})"
+    )
+    print(f"{'backend':<11} {'quiet':>8} " + "".join(f"{f'beside {count}':>20}" for count in busy))
+    for result in results:
+        quiet = rate(result, first)
+        cells = []
+        for count in busy:
+            examples = result["busy"][count].get("examples_per_sec")
+            if examples is None or quiet is None:
+                cells.append(f"{'failed':>20}")
+            else:
+                cells.append(f"{f'{examples:.1f} ({examples / quiet:.0%})':>20}")
+        print(
+            f"{result['backend']:<11} {(f'{quiet:.1f}' if quiet else 'failed'):>8} "
+            + "".join(cells)
+        )

@@ -209,6 +209,21 @@ def time_backend(backend: str, settings: Settings, keras: bool) -> dict[str, Any
     return result
 
 
+def time_library(backend: str, settings: Settings) -> dict[str, Any]:
+    """The library's side alone (warmed up, then ``repeats`` timed epochs): its examples/sec."""
+    start(backend, settings, keras=False)
+    side = library_side(backend, settings, training_data(settings))
+    side.run_epoch()
+    seconds = [seconds_of(side)[0] for _ in range(settings.repeats)]
+    return {
+        "backend": backend,
+        "precision": settings.precision,
+        "threads": side.threads,
+        "seconds": seconds,
+        "examples_per_sec": settings.examples_per_epoch / statistics.median(seconds),
+    }
+
+
 def check_losses(backend: str, settings: Settings) -> dict[str, Any]:
     """One step of the library (eager) and of each Keras variant from the same weights, batch
     and noise: their (loss_D, loss_G)."""

@@ -8,6 +8,7 @@ d2l's plain code, and Keras 3.
     python benchmarks/train_step.py --model gan --python tensorflow=/tmp/venvs/tf/bin/python
     python benchmarks/train_step.py --check-losses --model all  # Keras = library, first step
     python benchmarks/train_step.py --smoke --model dcgan         # tiny settings, for CI
+    python benchmarks/train_step.py --model all --precision 32,bf16-mixed --busy 1,3
 
 The sides timed, per backend (``sides.py`` builds them; the peers are ``peers/``, one file each):
 
@@ -38,9 +39,19 @@ Printed (``report.py``): examples/sec; the ratios library/native, library/keras 
 library/keras equal work; the library against d2l's examples/sec in the task's baseline
 table (the same framework's number, and PyTorch's), where the configuration matches it (CPU;
 GAN batch 8; DCGAN 64x64, width 64, batch 64); model FLOPs per step and achieved TFLOP/s (on a
-GPU also as a share of ``--peak-tflops``); and, for the DCGAN by default (``--memory`` for the
-GAN), the peak memory growth of one epoch of each side in a fresh subprocess (``measures.py``
-says what is counted). ``--model all`` ends with every ratio of both models in one table.
+also as a share of the peaks: on the CPU the float32 and bfloat16 peaks measured at the start
+(``peaks.py``), on a GPU ``--peak-tflops``); every backend's library against PyTorch's; and, for
+the DCGAN by default (``--memory`` for the GAN), the peak memory growth of one epoch of each side
+in a fresh subprocess (``measures.py`` says what is counted). ``--model all`` ends with every
+ratio of both models in one table.
+
+``--precision 32,bf16-mixed`` (several, comma-separated) and ``--busy N[,N...]`` then time the
+library alone, per backend, in fresh subprocesses: at each precision, quiet (examples/sec,
+TFLOP/s against both peaks, against the first precision and against PyTorch at the same
+precision); and at the first precision beside N competing CPU-bound processes that the benchmark
+starts (Python spinning in a loop, one core's worth each), printing the fraction of the quiet
+examples/sec kept beside the fair share (the cores over the cores plus N: the library runs a
+thread per core).
 
 ``--check-losses`` times nothing: it runs one step of the library and of each Keras variant from
 the same weights, batch and noise, prints the differences of their losses and exits 1 unless
@@ -53,12 +64,14 @@ This is a benchmark, not a test: nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +92,7 @@ SMOKE = {
     "dcgan": {"image_size": 16, "width": 8, "batch_size": 4, "steps": 2, "repeats": 1},
 }
 DEFAULT_PEAK_TFLOPS = {"H100 SXM dense bf16": 989.0, "H100 SXM fp32": 67.0}
-ROLES = ("timing", "losses", *(f"memory-{side}" for side in SIDES))
+ROLES = ("timing", "library", "losses", *(f"memory-{side}" for side in SIDES))
 
 
 def child_arguments(settings: Settings) -> list[str]:
@@ -98,6 +111,8 @@ def run_role(role: str, backend: str, settings: Settings, keras: bool, json_path
     """What one subprocess does: time a backend, check losses, or measure one side's memory."""
     if role == "timing":
         result = sides.time_backend(backend, settings, keras)
+    elif role == "library":
+        result = sides.time_library(backend, settings)
     elif role == "losses":
         result = sides.check_losses(backend, settings)
     else:
@@ -164,6 +179,56 @@ def benchmark(
     return results, failures
 
 
+def measured_peaks(pythons: dict[str, str]) -> dict[str, float]:
+    """The CPU's float32 and bfloat16 peaks (``peaks.py``), through PyTorch's interpreter."""
+    python = pythons.get("torch", sys.executable)
+    script = Path(__file__).with_name("peaks.py")
+    completed = subprocess.run([python, str(script)], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        print(f"peaks.py failed:\n{completed.stderr[-2000:]}", file=sys.stderr)
+        return {}
+    return {f"{dtype} peak": tflops for dtype, tflops in json.loads(completed.stdout).items()}
+
+
+@contextlib.contextmanager
+def competing_processes(count: int) -> Iterator[None]:
+    """``count`` CPU-bound processes (Python spinning in a loop) running beside the timed one."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def time_library_alone(
+    settings: Settings,
+    backends: list[str],
+    pythons: dict[str, str],
+    precisions: list[str],
+    busy: list[int],
+) -> list[dict[str, Any]]:
+    """Per backend: the library alone at each precision, quiet, and at the first precision
+    beside each count of competing processes; a failed run is its last line of error."""
+
+    def time_it(backend: str, precision: str) -> dict[str, Any]:
+        python = pythons.get(backend, sys.executable)
+        run_settings = replace(settings, precision=precision)
+        result, error = run_subprocess(python, "library", backend, run_settings)
+        return result or {"error": error.splitlines()[-1] if error else "failed"}
+
+    results = []
+    for backend in backends:
+        quiet = {precision: time_it(backend, precision) for precision in precisions}
+        beside = {}
+        for count in busy:
+            with competing_processes(count):
+                beside[count] = time_it(backend, precisions[0])
+        results.append({"backend": backend, "quiet": quiet, "busy": beside})
+    return results
+
+
 def parse_mapping(text: str, option: str) -> dict[str, str]:
     """``a=x,b=y`` -> {"a": "x", "b": "y"}."""
     mapping = {}
@@ -211,10 +276,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--precision",
-        choices=PRECISIONS,
         default="32",
         help="the library side's: 32 (default) or bf16-mixed (bfloat16 forward and backward "
-        "passes; not on mxnet)",
+        "passes; not on mxnet); several, comma-separated, also time the library alone at each",
+    )
+    parser.add_argument(
+        "--busy",
+        default="",
+        help="N[,N...]: also time the library beside N competing CPU-bound processes and "
+        "print the fraction of its quiet examples/sec kept",
     )
     parser.add_argument(
         "--memory",
@@ -236,7 +306,16 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--role", choices=ROLES, help="internal: what one subprocess does, for one backend"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.precisions = [name.strip() for name in args.precision.split(",") if name.strip()]
+    if not args.precisions or not set(args.precisions) <= set(PRECISIONS):
+        expected = ", ".join(PRECISIONS)
+        parser.error(f"--precision: expected some of {expected}, got {args.precision!r}")
+    counts = [count.strip() for count in args.busy.split(",") if count.strip()]
+    if not all(count.isdigit() and int(count) >= 1 for count in counts):
+        parser.error(f"--busy: expected counts of processes >= 1, e.g. 1,3; got {args.busy!r}")
+    args.busy = [int(count) for count in counts]
+    return args
 
 
 def resolve_settings(args: argparse.Namespace, model: str) -> Settings:
@@ -255,7 +334,7 @@ def resolve_settings(args: argparse.Namespace, model: str) -> Settings:
         steps=pick("steps", DEFAULT_STEPS[model]),
         repeats=pick("repeats", 5),
         threads=args.threads,
-        precision=args.precision,
+        precision=args.precisions[0],
     )
     for name in ("batch_size", "width", "steps", "repeats"):
         if getattr(settings, name) < 1:
@@ -264,7 +343,11 @@ def resolve_settings(args: argparse.Namespace, model: str) -> Settings:
 
 
 def run_model(
-    args: argparse.Namespace, settings: Settings, backends: list[str], pythons: dict[str, str]
+    args: argparse.Namespace,
+    settings: Settings,
+    backends: list[str],
+    pythons: dict[str, str],
+    peaks: dict[str, float],
 ) -> tuple[dict[str, Any], bool]:
     """Benchmark (or check) one model on every backend and print it: (the report, success)."""
     if args.check_losses:
@@ -287,7 +370,7 @@ def run_model(
             k: float(v) for k, v in parse_mapping(args.peak_tflops, "--peak-tflops").items()
         }
     else:
-        peak_tflops = DEFAULT_PEAK_TFLOPS if settings.device == "gpu" else None
+        peak_tflops = DEFAULT_PEAK_TFLOPS if settings.device == "gpu" else peaks
     report.print_report(settings, results, failures, peak_tflops)
     summary = {
         "settings": asdict(settings),
@@ -296,6 +379,10 @@ def run_model(
         "results": results,
         "failures": failures,
     }
+    if len(args.precisions) > 1 or args.busy:
+        alone = time_library_alone(settings, backends, pythons, args.precisions, args.busy)
+        report.print_library_alone(settings, alone, args.precisions, args.busy, peak_tflops)
+        summary["library_alone"] = alone
     return summary, not failures
 
 
@@ -318,11 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = resolve_settings(args, models[0])
         return run_role(args.role, backends[0], settings, args.keras, args.json)
     reports, success = {}, True
+    peaks = measured_peaks(pythons) if args.device == "cpu" and not args.check_losses else {}
     for model in models:
         if len(models) > 1:
             print(f"\n=== {model} ===")
         reports[model], model_success = run_model(
-            args, resolve_settings(args, model), backends, pythons
+            args, resolve_settings(args, model), backends, pythons, peaks
         )
         success &= model_success
     if len(models) > 1 and not args.check_losses:

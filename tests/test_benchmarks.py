@@ -115,6 +115,26 @@ def test_both_models_on_every_installed_backend_in_one_command(tmp_path):
         assert float(row[2].rstrip("x")) > 0  # library / native
 
 
+def test_the_library_alone_per_precision_and_beside_competing_processes(tmp_path):
+    report_path = tmp_path / "report.json"
+    command = [
+        SCRIPT, "--smoke", "--model", "gan", "--backends", "torch,mxnet", "--no-keras",
+        "--threads", "1", "--precision", "32,bf16-mixed", "--busy", "1", "--json", report_path,
+    ]  # fmt: skip
+    completed = run(command, timeout=600)
+    report = json.loads(report_path.read_text())
+    assert report["peak_tflops"]["float32 peak"] > 0 and report["peak_tflops"]["bfloat16 peak"] > 0
+    torch, mxnet = report["library_alone"]
+    for precision in ["32", "bf16-mixed"]:
+        assert torch["quiet"][precision]["examples_per_sec"] > 0
+    assert mxnet["quiet"]["32"]["examples_per_sec"] > 0
+    assert "bf16-mixed" in mxnet["quiet"]["bf16-mixed"]["error"]  # refused, saying why
+    for result in (torch, mxnet):
+        assert result["busy"]["1"]["examples_per_sec"] > 0
+    assert "library against PyTorch's library: mxnet" in completed.stdout
+    assert "beside 1" in completed.stdout
+
+
 def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
     installed = gb.installed_backends()
     with_keras = [backend for backend in installed if keras_runs_on(backend)]
