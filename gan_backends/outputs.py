@@ -1,6 +1,6 @@
-"""What a training run writes into its folder: after each epoch (the checkpoint, the loss curves,
-the DCGAN's sample grid, ``metrics.json``, TensorBoard's events) and at its end (the last
-samples, and for the GAN how well it learned the Gaussian)."""
+"""What a training run writes into its folder: after each epoch (the checkpoint, the loss and
+quality curves, the DCGAN's sample grid, ``metrics.json``, TensorBoard's events) and at its end
+(the last samples, and for the GAN how well it learned the Gaussian)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ class RunOutputs:
         self.saved_epoch = epoch
         history, title = trainer.history, f"{config.model} on {selection.current_name()}"
         plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
+        plots.plot_quality(self.quality_history, out / "quality.png", title)
         write_json(out / "metrics.json", self.metrics())
         if self.log is not None:
             scalars = {"loss_D": history.loss_D[-1], "loss_G": history.loss_G[-1],

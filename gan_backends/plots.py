@@ -8,11 +8,11 @@ the parent folders of ``path``, replaces the file atomically, and returns it as 
 ``pathlib.Path``.
 
 Figures are saved at ``DPI`` (100) dots per inch, without tight cropping, so their pixel sizes
-are fixed: ``plot_losses`` 600x400, ``plot_gaussian`` 500x500, ``compare_figure`` 1000 (or 450
-per grid, if wider) x 400 (one backend) or 700 (several: a row of differences from the first
-backend, so that curves drawn on top of each other still show that they agree) plus the height
-of the grid row, ``compare_bands_figure`` 1400 (or 450 per grid) x 450 plus the grid row,
-``plot_functions`` 400x350 per panel, at most 3 panels per row.
+are fixed: ``plot_losses`` and ``plot_quality`` 600x400, ``plot_gaussian`` 500x500,
+``compare_figure`` 1000 (or 450 per grid, if wider) x 400 (one backend) or 700 (several: a row
+of differences from the first backend, so that curves drawn on top of each other still show that
+they agree) plus the height of the grid row, ``compare_bands_figure`` 1400 (or 450 per grid) x
+450 plus the grid row, ``plot_functions`` 400x350 per panel, at most 3 panels per row.
 
 Sample images are not drawn by matplotlib: ``image_grid`` tiles NCHW images in [-1, 1] into one
 HWC ``uint8`` array (pixel = round(255 * clip(x / 2 + 0.5, 0, 1)), so -1 -> 0, 0 -> 128,
@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,7 @@ __all__ = [
     "plot_functions",
     "plot_gaussian",
     "plot_losses",
+    "plot_quality",
     "save_image_grid",
     "training_figure",
 ]
@@ -64,6 +65,15 @@ TITLE_HEIGHT = 18
 CURVE_STYLES = [("-", "", 3.0), ("--", "o", 2.0), (":", "x", 2.0), ("-.", "s", 1.5)]
 
 Curves = dict[str, tuple[Sequence[float], Sequence[float]]]
+
+#: The scores of ``metrics.json``'s ``quality`` that ``plot_quality`` draws, with their labels,
+#: and the score drawn dashed beside one as its floor (what real data scores).
+QUALITY_CURVES = {
+    "swd": "SWD of generated against real images",
+    "mean_error": "distance of the mean from the true mean",
+    "cov_error": "distance of the covariance from the true one",
+}
+QUALITY_FLOORS = {"swd": ("swd_floor", "SWD of held-out real images (the floor)")}
 
 
 def _figure(width: float, height: float, title: str) -> Figure:
@@ -149,6 +159,30 @@ def plot_losses(
     """Per-epoch discriminator and generator losses (x axis: epochs 1..n), 600x400 PNG."""
     fig = _figure(6, 4, title)
     _draw_losses(fig.add_subplot(), loss_D, loss_G)
+    return _save(fig, path)
+
+
+def plot_quality(quality: Sequence[Mapping[str, float]], path: str | Path, title: str = "") -> Path:
+    """The quality scores by epoch, lower is better, from ``metrics.json``'s ``quality`` (one
+    mapping per epoch, with its ``epoch``), 600x400 PNG: the DCGAN's SWD beside the held-out
+    data's, dashed; the GAN's distances from the true mean and covariance."""
+    fig = _figure(6, 4, title)
+    ax = fig.add_subplot()
+    epochs = [entry["epoch"] for entry in quality]
+    marker = "o" if len(epochs) < 2 else ""
+    drawn = [score for score in QUALITY_CURVES if quality and score in quality[0]]
+    for colour, score in enumerate(drawn):
+        label = QUALITY_CURVES[score]
+        ax.plot(epochs, [entry[score] for entry in quality], f"C{colour}", label=label,
+                marker=marker)  # fmt: skip
+        if score in QUALITY_FLOORS:
+            floor, floor_label = QUALITY_FLOORS[score]
+            ax.plot(epochs, [entry[floor] for entry in quality], f"C{colour}--",
+                    label=floor_label, marker=marker)  # fmt: skip
+    ax.set_ylim(0, 1.3 * ax.get_ylim()[1])  # room for the legend above the curves
+    _label_epoch_axis(ax)
+    ax.set_ylabel("lower is better")
+    ax.legend()
     return _save(fig, path)
 
 

@@ -40,7 +40,7 @@ from gan_backends.files import WriteError
 LOCK_FILE = ".gan_backends.lock"
 MANIFEST = ".gan_backends.manifest.json"
 MANIFEST_FORMAT = "gan_backends.manifest/1"
-RESULT_FILES = ("checkpoint.npz", "metrics.json", "losses.png", "samples.png")
+RESULT_FILES = ("checkpoint.npz", "metrics.json", "losses.png", "quality.png", "samples.png")
 SAMPLE_GRID = re.compile(r"samples_epoch\d{3,}\.png")
 
 

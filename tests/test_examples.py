@@ -52,7 +52,7 @@ def test_gan_example_writes_metrics_plots_and_the_seeds_closing_line(backend, tm
     assert np.array(metrics["learned_cov"]).shape == (2, 2)
     assert metrics["true_mean"] == [1.0, 2.0]
     np.testing.assert_allclose(metrics["true_cov"], [[1.01, 1.95], [1.95, 4.25]])
-    for name in ("losses.png", "samples.png"):
+    for name in ("losses.png", "quality.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 

@@ -24,7 +24,8 @@ def test_a_short_training_run_writes_everything(backend, tmp_path):
     assert all(np.isfinite(metrics["loss_D"] + metrics["loss_G"]))
     assert metrics["examples_per_sec"] > 0
     assert [q["epoch"] for q in metrics["quality"]] == [1, 2]
-    for name in ("samples_epoch001.png", "samples_epoch002.png", "samples.png", "losses.png"):
+    written = ["samples_epoch001.png", "samples_epoch002.png", "samples.png", "losses.png"]
+    for name in [*written, "quality.png"]:
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "metrics.json").read_text())["dataset"] == "shapes"
     assert load_checkpoint(tmp_path / "checkpoint.npz").epoch == 2

@@ -18,6 +18,7 @@ from gan_backends.plots import (
     plot_functions,
     plot_gaussian,
     plot_losses,
+    plot_quality,
     save_image_grid,
 )
 
@@ -76,6 +77,24 @@ def test_the_epoch_axis_shows_whole_epochs(epochs, ticks):
     (ax,) = fig.axes
     low, high = ax.get_xlim()
     assert [t for t in ax.get_xticks() if low <= t <= high] == ticks
+
+
+def test_plot_quality_draws_the_dcgans_swd_above_its_floor_by_epoch(tmp_path):
+    quality = [
+        {"epoch": epoch, "swd": swd, "swd_floor": 54.0, "swd_64": 1.0}
+        for epoch, swd in [(3, 660.0), (4, 400.0), (5, 170.0)]  # a resumed run's epochs
+    ]
+    path = plot_quality(quality, tmp_path / "quality.png", title="dcgan")
+    pixels = np.asarray(open_png(path))
+    assert open_png(path).size == (600, 400)
+    assert count_near(pixels, BLUE) > 100  # the SWD, solid, and its floor, dashed
+
+
+def test_plot_quality_draws_the_gans_mean_and_covariance_errors(tmp_path):
+    quality = [{"epoch": 1, "mean_error": 0.5, "cov_error": 0.9, "energy_distance": 0.1}]
+    pixels = np.asarray(open_png(plot_quality(quality, tmp_path / "quality.png")))
+    assert count_near(pixels, BLUE) > 20 and count_near(pixels, ORANGE) > 20
+    assert count_near(pixels, GREEN) < 20  # nothing else: energy distance is not drawn
 
 
 def test_plot_gaussian_scatters_real_and_generated(tmp_path):

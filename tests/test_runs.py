@@ -50,8 +50,8 @@ def test_a_new_run_refuses_a_folder_that_holds_another_run(selected, tmp_path):
         experiments.run(SHORT_GAN, tmp_path)
     assert str(refused.value) == (
         f"{tmp_path} already holds a run (checkpoint.npz, metrics.json, losses.png, "
-        "samples.png); continue it with --resume, replace it with --overwrite, or choose "
-        "another --out"
+        "quality.png, samples.png); continue it with --resume, replace it with --overwrite, or "
+        "choose another --out"
     )
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
 
@@ -130,7 +130,8 @@ def test_what_a_run_writes_is_named_in_its_manifest_before_it_is_in_place(select
     experiments.run(replace(SHORT_DCGAN, epochs=1), tmp_path)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert sorted(manifest["written"]) == [
-        "checkpoint.npz", "losses.png", "metrics.json", "samples.png", "samples_epoch001.png",
+        "checkpoint.npz", "losses.png", "metrics.json", "quality.png", "samples.png",
+        "samples_epoch001.png",
     ]  # fmt: skip
     assert [prefix.startswith(".gan_backends-") for prefix in manifest["temporary_prefixes"]] == [
         True
