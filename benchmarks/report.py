@@ -254,7 +254,7 @@ def print_library_alone(
         + (", ".join(peaks) or "no measured peak")
     )
     print(
-        f"{'backend':<11} {'precision':<10} {'ex/s':>8} {'TFLOP/s':>8} "
+        f"{'backend':<11} {'precision':<11} {'ex/s':>9} {'TFLOP/s':>8} "
         + "".join(f"{'of ' + name:>22}" for name in peaks)
         + f" {'vs ' + first:>10} {'vs torch':>9}"
     )
@@ -263,13 +263,13 @@ def print_library_alone(
             examples = rate(result, precision)
             if examples is None:
                 error = result["quiet"][precision]["error"]
-                print(f"{result['backend']:<11} {precision:<10} failed: {error}")
+                print(f"{result['backend']:<11} {precision:<11} failed: {error}")
                 continue
             tflops = flops * examples / settings.batch_size / 1e12
             baseline = rate(result, first)
             torch_rate = rate(torch, precision) if torch else None
             print(
-                f"{result['backend']:<11} {precision:<10} {examples:>8.1f} {tflops:>8.3g} "
+                f"{result['backend']:<11} {precision:<11} {examples:>9.1f} {tflops:>8.3g} "
                 + "".join(f"{f'{100 * tflops / peak:.3g}%':>22}" for peak in peaks.values())
                 + f" {ratio_text(examples / baseline if baseline else None):>10}"
                 + f" {ratio_text(examples / torch_rate if torch_rate else None):>9}"
