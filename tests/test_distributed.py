@@ -18,7 +18,7 @@ from gan_backends.distributed import Cluster, free_ports
 from gan_backends.runs import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
-GAN = ["train", "gan", "--limit", "256", "--no-progress"]
+GAN = ["train", "gan", "--limit", "128", "--no-progress"]
 DCGAN = ["train", "dcgan", "--dataset", "shapes", "--image-size", "16", "--width", "8",
          "--latent-dim", "8", "--batch-size", "16", "--limit", "64", "--no-progress"]  # fmt: skip
 
