@@ -89,11 +89,10 @@ class RunOutputs:
             self.checkpoint_path, trainer, {**asdict(config), "quality": self.quality_history}
         )
         self.saved_epoch = epoch
-        history, title = trainer.history, f"{config.model} on {selection.current_name()}"
-        plots.plot_losses(history.loss_D, history.loss_G, out / "losses.png", title)
-        plots.plot_quality(self.quality_history, out / "quality.png", title)
+        self._write_curves()
         write_json(out / "metrics.json", self.metrics())
         if self.log is not None:
+            history = trainer.history
             scalars = {"loss_D": history.loss_D[-1], "loss_G": history.loss_G[-1],
                        "examples_per_sec": history.examples_per_sec[-1]}  # fmt: skip
             picture = samples_picture(config, trainer.generator, self.data, self.sample_noise)
@@ -101,8 +100,15 @@ class RunOutputs:
         if self.interrupted.is_set():  # the interrupt landed where it was swallowed
             raise KeyboardInterrupt
 
+    def _write_curves(self) -> None:
+        """The loss and quality curves of every epoch so far."""
+        history, title = self.trainer.history, f"{self.config.model} on {selection.current_name()}"
+        plots.plot_losses(history.loss_D, history.loss_G, self.out / "losses.png", title)
+        plots.plot_quality(self.quality_history, self.out / "quality.png", title)
+
     def final(self) -> dict[str, Any]:
         """Write the end's outputs and the metrics with what only the end adds; returns those."""
+        self._write_curves()
         result = self.metrics() | _end_outputs(
             self.config, self.trainer, self.data, self.sample_noise, self.out
         )
@@ -134,9 +140,8 @@ class RunOutputs:
 def _end_outputs(
     config: Config, trainer: Trainer, data: np.ndarray, sample_noise: np.ndarray, out: Path
 ) -> dict[str, Any]:
-    """Write the loss curves and the last samples; the metrics only the GAN's end adds."""
+    """Write the last samples; the metrics only the GAN's end adds."""
     title = f"{config.model} on {selection.current_name()}"
-    plots.plot_losses(trainer.history.loss_D, trainer.history.loss_G, out / "losses.png", title)
     fake = models.generate(trainer.generator, sample_noise)
     if config.model == "dcgan":
         title = grid_title(config, trainer.epoch)
