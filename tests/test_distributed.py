@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -293,15 +294,26 @@ def test_killing_the_launcher_ends_its_workers_and_frees_the_run(backend, tmp_pa
     resumes_for_one_more_epoch(backend, out)
 
 
-def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, tmp_path):
-    out = tmp_path / "run"
+def stopped_after_an_epoch(
+    backend: str, out: Path, stop: Callable[[subprocess.Popen], None]
+) -> tuple[subprocess.Popen, str, list]:
+    """A launched 2-worker DCGAN run into ``out``, stopped by ``stop(launcher)`` after an epoch:
+    the launcher, what it printed on stderr, and the processes it had."""
     launcher = launched_dcgan_after_an_epoch(backend, out)
     try:
         processes = descendants_of(launcher.pid)
-        launcher.send_signal(signal.SIGTERM)
+        stop(launcher)
         _, stderr = launcher.communicate(timeout=60)
     finally:
         launcher.kill()
+    return launcher, stderr, processes
+
+
+def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, tmp_path):
+    out = tmp_path / "run"
+    launcher, stderr, processes = stopped_after_an_epoch(
+        backend, out, lambda launcher: launcher.send_signal(signal.SIGTERM)
+    )
     assert launcher.returncode == 128 + signal.SIGTERM
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert stderr.startswith("gan-backends: stopped by SIGTERM; the workers were stopped")
@@ -312,13 +324,9 @@ def test_sigterm_stops_the_launcher_with_one_line_and_a_resumable_run(backend, t
 def test_ctrl_c_in_the_terminal_stops_launcher_and_workers_with_one_line(backend, tmp_path):
     """A terminal sends Ctrl-C's SIGINT to the launcher's whole process group."""
     out = tmp_path / "run"
-    launcher = launched_dcgan_after_an_epoch(backend, out)
-    try:
-        processes = descendants_of(launcher.pid)
-        os.killpg(launcher.pid, signal.SIGINT)
-        _, stderr = launcher.communicate(timeout=60)
-    finally:
-        launcher.kill()
+    launcher, stderr, processes = stopped_after_an_epoch(
+        backend, out, lambda launcher: os.killpg(launcher.pid, signal.SIGINT)
+    )
     assert launcher.returncode == 128 + signal.SIGINT
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert stderr.startswith("gan-backends: interrupted; the workers were stopped; the last")
