@@ -192,8 +192,10 @@ def measured_peaks(pythons: dict[str, str]) -> dict[str, float]:
 
 @contextlib.contextmanager
 def competing_processes(count: int) -> Iterator[None]:
-    """``count`` CPU-bound processes (Python spinning in a loop) running beside the timed one."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """``count`` CPU-bound processes (Python spinning in a loop) running beside the timed one;
+    each also ends when the benchmark does, killed or not (its parent changes)."""
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
     try:
         yield
     finally:
