@@ -137,6 +137,12 @@ class Network:
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
+    @property
+    def mixes_examples(self) -> bool:
+        """Whether an example's output in training depends on the rest of its batch (batch norm's
+        batch statistics): where it does not, two batches may pass through as one."""
+        return any(isinstance(layer, BatchNorm) for layer in self.layers)
+
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in self.layers:

@@ -40,6 +40,13 @@ def test_the_image_size_sets_the_number_of_blocks_and_the_discriminators_input(s
     assert len(convolutions) == blocks + 1
 
 
+def test_only_batch_norm_makes_an_examples_output_depend_on_its_batch():
+    assert architectures.dcgan_discriminator().mixes_examples
+    assert architectures.dcgan_generator().mixes_examples
+    assert not architectures.gan_discriminator().mixes_examples
+    assert not architectures.gan_generator().mixes_examples
+
+
 def test_an_image_size_without_a_dcgan_is_refused_naming_the_sizes():
     with pytest.raises(ValueError, match=r"image_size must be one of \[16, 32, 64\], got 48"):
         architectures.dcgan_generator(image_size=48)

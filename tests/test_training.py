@@ -210,15 +210,18 @@ def test_gan_steps_agree_across_backends_in_one_process(all_backends):
         )
 
 
-def test_eager_and_compiled_steps_agree(backend):
+def test_eager_and_compiled_steps_compute_the_same_steps(backend):
+    # In float64, where a different but equal way of computing (the eager step's fused Adam,
+    # its one discriminator pass over real and fake) moves nothing above 1e-12.
     results = []
     for compiled in (True, False):
-        G, D = models.gan_generator(seed=0), models.gan_discriminator(seed=1)
+        G = models.gan_generator(seed=0, dtype="float64")
+        D = models.gan_discriminator(seed=1, dtype="float64")
         trainer = gb.Trainer(G, D, compiled=compiled)
         data = datasets.gaussian(16, seed=0)
-        noise = np.random.default_rng(1).standard_normal((16, 2), np.float32)
+        noise = np.random.default_rng(1).standard_normal((16, 2))
         results.append([trainer.step(data[:8], noise[:8]), trainer.step(data[8:], noise[8:])])
-    np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
 
 
 def test_twenty_epochs_learn_the_mean(backend):
