@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ DEFAULT_EPOCHS = {"gan": 20, "dcgan": 1}
 PEER_KINDS = ("d2l", "keras")
 COMPARED = ("baseline", *PEER_KINDS)
 RUNS = ("cold", "warm")
+EPOCH_RATES = "examples_per_sec_per_epoch"
 
 
 def example_data(model: str, limit: int | None, image_size: int):
@@ -83,8 +85,12 @@ def train_peer(kind: str, backend: str, model: str, args: argparse.Namespace) ->
     data = example_data(model, args.limit, settings.image_size)
     if kind == "d2l":
         side = d2l_peer(backend).build(settings, data)
+        rates = []
         for _ in range(args.epochs):
+            start = time.perf_counter()
             side.run_epoch()
+            rates.append(len(data) / (time.perf_counter() - start))
+        print(json.dumps({EPOCH_RATES: rates}))
     else:
         from peers import keras_common
 
@@ -121,8 +127,11 @@ def command_for(side: str, backend: str, model: str, args: argparse.Namespace, o
     ]  # fmt: skip
 
 
-def timed_run(python: str, command: list[str], environment: dict[str, str]) -> tuple[float, str]:
-    """(seconds from start to exit, the last lines of its error output if it failed)."""
+def timed_run(
+    python: str, command: list[str], environment: dict[str, str]
+) -> tuple[float, str, str]:
+    """(seconds from start to exit, its output, the last lines of its error output if it
+    failed)."""
     start = time.perf_counter()
     completed = subprocess.run(
         [python, *command], env=environment, capture_output=True, text=True, check=False
@@ -130,8 +139,20 @@ def timed_run(python: str, command: list[str], environment: dict[str, str]) -> t
     seconds = time.perf_counter() - start
     if completed.returncode != 0:
         lines = (completed.stderr or completed.stdout).strip().splitlines()
-        return seconds, "\n".join(lines[-10:]) or f"exit code {completed.returncode}"
-    return seconds, ""
+        return seconds, "", "\n".join(lines[-10:]) or f"exit code {completed.returncode}"
+    return seconds, completed.stdout, ""
+
+
+def epoch_rate(side: str, out: Path, output: str) -> float | None:
+    """The median examples/sec of a run's epochs after the first (of all, where it ran one): the
+    example's from its metrics.json, d2l's from the line its process printed; None for Keras."""
+    if side in ("example", "baseline"):
+        rates = json.loads((out / "metrics.json").read_text())["examples_per_sec_per_epoch"]
+    elif side == "d2l":
+        rates = json.loads(output.strip().splitlines()[-1])[EPOCH_RATES]
+    else:
+        return None
+    return float(statistics.median(rates[1:] or rates))
 
 
 def measure(backend: str, model: str, python: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -159,8 +180,9 @@ def measure(backend: str, model: str, python: str, args: argparse.Namespace) -> 
                     TORCHINDUCTOR_CACHE_DIR=f"{folder}/inductor-{side == 'baseline'}",
                 )
                 command = command_for(side, backend, model, args, out)
-                seconds, error = timed_run(python, command, environment)
+                seconds, output, error = timed_run(python, command, environment)
                 result[side][run] = None if error else seconds
+                result[side][f"{run}_epoch_rate"] = None if error else epoch_rate(side, out, output)
                 if error:
                     result[side][f"{run}_error"] = error
                     print(f"{backend} {model} {side} {run} failed:\n{error}", file=sys.stderr)
@@ -202,6 +224,38 @@ def print_report(results: list[dict[str, Any]], flags: str) -> None:
                 peer = result.get(kind, {}).get(run)
                 line += f" {ratio_text(peer, result['example'][run]):>22}"
         print(line)
+    print_epoch_rates(results)
+
+
+def print_epoch_rates(results: list[dict[str, Any]]) -> None:
+    """The training speed inside the same runs: median examples/sec of the epochs after the
+    first, the example's against d2l's on the same framework and against d2l's PyTorch."""
+    print(
+        "\ntraining speed in those runs, examples/sec (median of the epochs after the first); "
+        "example/d2l: over d2l's code on the same framework and on PyTorch (same run)"
+    )
+    print(
+        f"{'model':<6} {'backend':<11} {'run':<5} {'example':>10} {'d2l':>10} "
+        f"{'example/d2l':>12} {'example/d2l torch':>18}"
+    )
+    for result in results:
+        torch_d2l = next(
+            (r.get("d2l", {}) for r in results
+             if r["backend"] == "torch" and r["model"] == result["model"]), {},
+        )  # fmt: skip
+        for run in RUNS:
+            example = result["example"].get(f"{run}_epoch_rate")
+            d2l = result.get("d2l", {}).get(f"{run}_epoch_rate")
+            on_torch = torch_d2l.get(f"{run}_epoch_rate")
+            print(
+                f"{result['model']:<6} {result['backend']:<11} {run:<5} {rate_text(example):>10} "
+                f"{rate_text(d2l):>10} {ratio_text(example, d2l):>12} "
+                f"{ratio_text(example, on_torch):>18}"
+            )
+
+
+def rate_text(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "n/a"
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -153,6 +153,11 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         help="of weights, data, noise, Adam and losses (default float32; float64 to check that "
         "backends compute the same)",
     )  # fmt: skip
+    settings.add_argument(
+        "--busy-wait", action="store_true",
+        help="let idle OpenMP threads (PyTorch's, MXNet's) spin rather than sleep: as fast on a "
+        "quiet machine, much slower where other processes share the cores (OMP_WAIT_POLICY)",
+    )  # fmt: skip
     images = parser.add_argument_group("DCGAN only")
     images.add_argument(
         "--dataset",
@@ -544,6 +549,8 @@ def main(argv: list[str] | None = None, prog: str = "gan-backends") -> int:
     warnings.showwarning = _show_warning
     if args.verbose:
         os.environ[VERBOSE_VARIABLE] = "1"
+    if getattr(args, "busy_wait", False):  # before a backend loads its framework's OpenMP
+        os.environ["OMP_WAIT_POLICY"] = "ACTIVE"
     try:
         if getattr(args, "backend", None):
             selection.set_backend(args.backend)

@@ -108,6 +108,41 @@ def test_one_row_makes_the_fake_backend_known_to_compare(tmp_path):
     assert np.isfinite(summary["backends"]["fake"]["loss_D"]).all()
 
 
+#: CPU seconds a backend's threads spend while its only thread of Python sleeps, 100 times 2 ms,
+#: each right after an operation its thread pool ran in parallel.
+IDLE_SPIN_PROBE = """import sys, time
+import gan_backends as gb
+from gan_backends import ops
+gb.set_backend(sys.argv[1])
+big = ops.ones((1000, 1000))
+spun = 0.0
+for _ in range(100):
+    ops.numpy(ops.exp(big))
+    start = time.process_time()
+    time.sleep(0.002)
+    spun += time.process_time() - start
+print(spun)
+"""
+
+
+def idle_spin(backend, environment):
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | environment
+    probe = subprocess.run(
+        [sys.executable, "-c", IDLE_SPIN_PROBE, backend], capture_output=True, text=True,
+        env=environment | {"PYTHONPATH": str(ROOT)}, timeout=300, check=True,
+    )  # fmt: skip
+    return float(probe.stdout)
+
+
+@pytest.mark.parametrize("backend", ["torch", "mxnet"])
+def test_a_backend_on_gnu_openmp_leaves_the_cores_alone_while_it_waits(backend):
+    # libgomp's threads spin for a while after each parallel region by default (measured: 0.03
+    # to 0.08 s of these 0.2 s), and for ever with OMP_WAIT_POLICY=ACTIVE (--busy-wait).
+    require_backends(backend)
+    assert idle_spin(backend, {}) < 0.01
+    assert idle_spin(backend, {"OMP_WAIT_POLICY": "ACTIVE"}) > 0.02
+
+
 def test_the_readme_table_lists_every_backend_with_its_extra():
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("| `GAN_BACKEND` |") :].split("\n\n", 1)[0]

@@ -154,20 +154,25 @@ def test_keras_peers_first_step_gives_the_library_losses(tmp_path):
                 np.testing.assert_allclose(result[side], result["library"], atol=1e-4)
 
 
-def test_wall_time_of_the_gan_example_beside_d2l_cold_and_warm(tmp_path):
+def test_wall_time_of_the_gan_example_beside_d2l_cold_and_warm_with_its_training_speed(tmp_path):
     backend = gb.installed_backends()[-1]
     report_path = tmp_path / "wall.json"
     command = [
         WALL_TIME_SCRIPT, "--models", "gan", "--backends", backend, "--peers", "d2l",
-        "--epochs", "1", "--limit", "64", "--json", report_path,
+        "--epochs", "2", "--limit", "64", "--json", report_path,
     ]  # fmt: skip
     completed = run(command, timeout=900)
     (result,) = json.loads(report_path.read_text())["results"]
-    assert (result["model"], result["backend"], result["epochs"]) == ("gan", backend, 1)
+    assert (result["model"], result["backend"], result["epochs"]) == ("gan", backend, 2)
     for side in ["example", "d2l"]:
         assert result[side]["cold"] > 0 and result[side]["warm"] > 0
-    row = next(line for line in completed.stdout.splitlines() if line.startswith("gan "))
-    assert row.split()[1] == backend and "failed" not in row
+        assert result[side]["cold_epoch_rate"] > 0 and result[side]["warm_epoch_rate"] > 0
+    rows = [line.split() for line in completed.stdout.splitlines() if line.startswith("gan ")]
+    assert rows[0][1] == backend and "failed" not in rows[0]
+    speeds = {row[2]: row for row in rows[1:]}
+    assert set(speeds) == {"cold", "warm"}
+    for row in speeds.values():  # example, d2l, example/d2l (and on PyTorch, where it ran)
+        assert float(row[5].rstrip("x")) > 0
 
 
 def test_the_wall_time_peers_train_on_the_dcgan_examples_images_as_floats():

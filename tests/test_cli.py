@@ -156,6 +156,13 @@ def test_backend_flag_takes_any_case_as_gan_backend_does(selected, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_busy_wait_lets_openmp_threads_spin_in_the_run(selected, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    arguments = ["--epochs", "1", "--limit", "8", "--eager", "--out", str(tmp_path / "run")]
+    assert cli_main(["train", "gan", *arguments, "--no-progress", "--busy-wait"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 def test_an_unknown_backend_flag_lists_the_valid_names():
     result = cli("train", "gan", "--backend", "caffe")
     assert result.returncode == 2

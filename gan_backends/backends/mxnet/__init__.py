@@ -4,6 +4,8 @@ import os
 
 # MXNet's operators run on one OpenMP thread unless told otherwise; use every core.
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# Its OpenMP threads are GNU libgomp's, which spin while they wait: see the torch backend.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from mxnet import npx
 
