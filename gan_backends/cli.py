@@ -13,10 +13,6 @@ Bad input ends in one line on stderr and exit status 2; Ctrl-C in one line and s
 
 from __future__ import annotations
 
-import _thread
-import contextlib
-import os
-import signal
 import sys
 
 
@@ -43,11 +39,17 @@ def _ctrl_c_lost_in_a_finalizer_again(unraisable: sys.UnraisableHookArgs) -> Non
         sys.__unraisablehook__(unraisable)
 
 
+# Before any other import: even ``import signal`` builds an enum in Python code, where a Ctrl-C
+# at the wrong millisecond would otherwise print a traceback.
 sys.excepthook = _one_line_for_ctrl_c
 sys.unraisablehook = _ctrl_c_lost_in_a_finalizer_again
 
+import _thread
 import argparse
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import warnings
 from pathlib import Path
