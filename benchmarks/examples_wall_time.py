@@ -57,6 +57,7 @@ DEFAULT_EPOCHS = {"gan": 20, "dcgan": 1}
 PEER_KINDS = ("d2l", "keras")
 COMPARED = ("baseline", *PEER_KINDS)
 RUNS = ("cold", "warm")
+#: The key of the per-epoch examples/sec in the example's metrics.json and in d2l's printed line.
 EPOCH_RATES = "examples_per_sec_per_epoch"
 
 
@@ -147,7 +148,7 @@ def epoch_rate(side: str, out: Path, output: str) -> float | None:
     """The median examples/sec of a run's epochs after the first (of all, where it ran one): the
     example's from its metrics.json, d2l's from the line its process printed; None for Keras."""
     if side in ("example", "baseline"):
-        rates = json.loads((out / "metrics.json").read_text())["examples_per_sec_per_epoch"]
+        rates = json.loads((out / "metrics.json").read_text())[EPOCH_RATES]
     elif side == "d2l":
         rates = json.loads(output.strip().splitlines()[-1])[EPOCH_RATES]
     else:

@@ -61,6 +61,13 @@ class TrainStep:
         self.module_parameters = {role: list(m.parameters()) for role, m in self.models.items()}
         self.dtype = getattr(torch, settings.dtype)
         self.adam_steps = torch.zeros((), dtype=self.dtype, device=DEVICE)
+        self.fused_adam_lists = {
+            role: (
+                list(parameters.values()), list(self.moments[role]["m"].values()),
+                list(self.moments[role]["v"].values()), [self.adam_steps] * len(parameters),
+            )
+            for role, parameters in self.parameters.items()
+        }  # fmt: skip
         self.eager_updates = 0  # adam_steps as a Python number, which the eager step reads
         self.one_discriminator_pass = not discriminator.network.mixes_examples
         self.learning_rates = {"D": lr_D, "G": lr_G}
@@ -185,13 +192,11 @@ class TrainStep:
     def _fused_adam(self, role, gradients):
         """``_adam`` in one call of PyTorch's fused Adam kernel. PyTorch adds epsilon to the
         bias-corrected sqrt(v): epsilon / sqrt(1 - beta2**t) there is the same update."""
-        parameters = list(self.parameters[role].values())
+        parameters, m, v, steps = self.fused_adam_lists[role]
         torch._fused_adam_(
-            parameters, gradients, list(self.moments[role]["m"].values()),
-            list(self.moments[role]["v"].values()), [], [self.adam_steps] * len(parameters),
-            lr=self.learning_rates[role], beta1=self.beta1, beta2=self.beta2, weight_decay=0.0,
-            eps=self.epsilon / math.sqrt(1 - self.beta2**self.eager_updates), amsgrad=False,
-            maximize=False,
+            parameters, gradients, m, v, [], steps, lr=self.learning_rates[role],
+            beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, amsgrad=False, maximize=False,
+            eps=self.epsilon / math.sqrt(1 - self.beta2**self.eager_updates),
         )  # fmt: skip
 
     def _autocast(self):
